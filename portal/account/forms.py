@@ -1,0 +1,45 @@
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, PasswordField, StringField, SubmitField
+from wtforms.validators import DataRequired, Length, Optional, Regexp
+
+from portal.forms import new_password_fields
+
+
+def _text(label: str, max_len: int, required: bool = True, **kw) -> StringField:
+    validators = [DataRequired(f"Enter the {label.lower()}.")] if required else [Optional()]
+    validators.append(Length(max=max_len, message=f"{label} has at most {max_len} characters."))
+    return StringField(label, validators=validators, **kw)
+
+
+class AddressForm(FlaskForm):
+    label = _text("Label", 100, description="For example “Main warehouse”.")
+    line1 = _text("Street address", 200, render_kw={"autocomplete": "address-line1"})
+    line2 = _text("Address line 2", 200, required=False, render_kw={"autocomplete": "address-line2"})
+    city = _text("City", 100, render_kw={"autocomplete": "address-level2"})
+    region = _text("State or region", 100, required=False, render_kw={"autocomplete": "address-level1"})
+    postal_code = _text("Postal code", 20, render_kw={"autocomplete": "postal-code"})
+    country = StringField("Country code", default="US", validators=[
+        DataRequired("Enter the country code."),
+        Regexp(r"^[A-Za-z]{2}$", message="Use the two-letter country code, like US or CA."),
+    ], render_kw={"autocomplete": "country", "maxlength": 2})
+    is_default_shipping = BooleanField("Default ship-to address")
+    is_billing = BooleanField("Billing address")
+    submit = SubmitField("Save address")
+
+    def values(self) -> dict:
+        return {
+            "label": self.label.data.strip(), "line1": self.line1.data.strip(),
+            "line2": (self.line2.data or "").strip(), "city": self.city.data.strip(),
+            "region": (self.region.data or "").strip(), "postal_code": self.postal_code.data.strip(),
+            "country": self.country.data.strip().upper(),
+            "is_default_shipping": bool(self.is_default_shipping.data),
+            "is_billing": bool(self.is_billing.data),
+        }
+
+
+class ChangePasswordForm(FlaskForm):
+    current = PasswordField("Current password", validators=[
+        DataRequired("Enter your current password."), Length(max=200)],
+        render_kw={"autocomplete": "current-password"})
+    password, confirm = new_password_fields()
+    submit = SubmitField("Change password")

@@ -1,0 +1,98 @@
+"""Vendors, categories and products with their per-product backorder rules (DESIGN §3)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.models.base import Base, Money, utcnow
+
+BACKORDER_POLICIES = ("block", "allow", "allow_up_to")
+BACKORDER_VISIBILITIES = ("show", "hide")
+STOCK_DISPLAYS = ("exact", "level")
+
+
+class Vendor(Base):
+    __tablename__ = "vendors"
+    __table_args__ = (
+        CheckConstraint("lead_time_days >= 0", name="lead_time_nonnegative"),
+        CheckConstraint("min_order_value >= 0", name="min_order_value_nonnegative"),
+        CheckConstraint("pack_size >= 1", name="pack_size_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    contact_name: Mapped[str] = mapped_column(String(120), default="")
+    email: Mapped[str] = mapped_column(String(254))
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    #: Days from sending a PO to goods arriving; the ETA fallback when no PO covers a backorder.
+    lead_time_days: Mapped[int] = mapped_column(Integer, default=14)
+    #: The vendor's minimum PO value.
+    min_order_value: Mapped[Money] = mapped_column(default=Decimal("0"))
+    #: Default pack size PO quantities are rounded up to.
+    pack_size: Mapped[int] = mapped_column(Integer, default=1)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Category(Base):
+    __tablename__ = "categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    slug: Mapped[str] = mapped_column(String(120), unique=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"), index=True)
+
+    parent: Mapped[Category | None] = relationship(remote_side=[id])
+
+
+class Product(Base):
+    __tablename__ = "products"
+    __table_args__ = (
+        CheckConstraint("price >= 0", name="price_nonnegative"),
+        CheckConstraint("order_minimum >= 1", name="order_minimum_positive"),
+        CheckConstraint("order_multiple >= 1", name="order_multiple_positive"),
+        CheckConstraint(f"backorder_policy IN {BACKORDER_POLICIES!r}", name="policy_known"),
+        CheckConstraint(f"backorder_visibility IN {BACKORDER_VISIBILITIES!r}", name="visibility_known"),
+        CheckConstraint(f"stock_display IN {STOCK_DISPLAYS!r}", name="stock_display_known"),
+        # The cap exists exactly when the policy is allow_up_to.
+        CheckConstraint(
+            "(backorder_policy = 'allow_up_to' AND backorder_cap IS NOT NULL AND backorder_cap >= 0)"
+            " OR (backorder_policy <> 'allow_up_to' AND backorder_cap IS NULL)",
+            name="cap_matches_policy",
+        ),
+        CheckConstraint("low_stock_threshold >= 0", name="low_stock_threshold_nonnegative"),
+        CheckConstraint("lead_time_days IS NULL OR lead_time_days >= 0", name="lead_time_nonnegative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"), index=True)
+    vendor_id: Mapped[int] = mapped_column(ForeignKey("vendors.id"), index=True)
+    #: List price per unit before company pricing.
+    price: Mapped[Money]
+    #: Smallest quantity per order line.
+    order_minimum: Mapped[int] = mapped_column(Integer, default=1)
+    #: Quantities must be a multiple of this (case pack).
+    order_multiple: Mapped[int] = mapped_column(Integer, default=1)
+    #: block | allow | allow_up_to (with backorder_cap).
+    backorder_policy: Mapped[str] = mapped_column(String(20), default="block")
+    #: Most units that may be on backorder across all open orders; only with allow_up_to.
+    backorder_cap: Mapped[int | None] = mapped_column(Integer)
+    #: show: buyers see backorder and ETA; hide: buyers see "Available" (staff see the truth).
+    backorder_visibility: Mapped[str] = mapped_column(String(10), default="show")
+    #: exact: "42 in stock"; level: In stock / Low stock / Out of stock.
+    stock_display: Mapped[str] = mapped_column(String(10), default="exact")
+    #: Under this many available units, the level display says "Low stock".
+    low_stock_threshold: Mapped[int] = mapped_column(Integer, default=10)
+    #: Overrides the vendor's lead time for the ETA fallback.
+    lead_time_days: Mapped[int | None] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    category: Mapped[Category] = relationship()
+    vendor: Mapped[Vendor] = relationship()

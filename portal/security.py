@@ -1,0 +1,72 @@
+"""Password hashing (Argon2id), security headers and login-session bookkeeping helpers."""
+
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import Flask, current_app, request
+from flask.wrappers import Response
+
+_DUMMY_PASSWORD = "not-a-real-password-used-to-equalise-timing"  # noqa: S105
+
+
+def _hasher() -> PasswordHasher:
+    cfg = current_app.config
+    return PasswordHasher(time_cost=cfg["ARGON2_TIME_COST"], memory_cost=cfg["ARGON2_MEMORY_KIB"])
+
+
+def hash_password(password: str) -> str:
+    return _hasher().hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """True when ``password`` matches. With no hash, still spends the time of one check."""
+    hasher = _hasher()
+    if not password_hash:
+        hasher.hash(_DUMMY_PASSWORD)
+        return False
+    try:
+        return hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def content_security_policy() -> str:
+    script_src = ["'self'"]
+    frame_src = ["'none'"]
+    stripe_js = current_app.config.get("STRIPE_JS_URL", "")
+    if current_app.config.get("STRIPE_PUBLISHABLE_KEY") and stripe_js:
+        script_src.append(stripe_js)
+        frame_src = [stripe_js]
+    return "; ".join([
+        "default-src 'self'",
+        f"script-src {' '.join(script_src)}",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        f"frame-src {' '.join(frame_src)}",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ])
+
+
+def _add_headers(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", content_security_policy())
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if request.is_secure:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    # Signed-in pages hold company data: never let a shared cache keep them.
+    if request.endpoint not in ("static", "bootstrap.static"):
+        headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.after_request(_add_headers)
