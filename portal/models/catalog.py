@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.models.base import Base, Money, utcnow
@@ -96,3 +106,72 @@ class Product(Base):
 
     category: Mapped[Category] = relationship()
     vendor: Mapped[Vendor] = relationship()
+
+
+class ProductImage(Base):
+    """An uploaded picture; files live under the instance folder (original, large and thumbnail)."""
+
+    __tablename__ = "product_images"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), index=True)
+    #: Random stem of the stored files: <stem>.jpg (large) and <stem>-thumb.jpg.
+    stem: Mapped[str] = mapped_column(String(40), unique=True)
+    alt_text: Mapped[str] = mapped_column(String(200), default="")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+
+
+class ProductAlternative(Base):
+    """An admin-curated alternative, shown before the automatic suggestions."""
+
+    __tablename__ = "product_alternatives"
+    __table_args__ = (CheckConstraint("product_id <> alternative_id", name="not_itself"),)
+
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), primary_key=True)
+    alternative_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"),
+                                                primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PriceBreak(Base):
+    """Volume pricing: from ``min_quantity`` units on a line, ``percent_off`` the company's unit price."""
+
+    __tablename__ = "price_breaks"
+    __table_args__ = (
+        UniqueConstraint("product_id", "min_quantity"),
+        CheckConstraint("min_quantity >= 2", name="min_quantity_above_one"),
+        CheckConstraint("percent_off > 0 AND percent_off < 100", name="percent_off_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), index=True)
+    min_quantity: Mapped[int] = mapped_column(Integer)
+    percent_off: Mapped[Decimal] = mapped_column(Numeric(5, 2))
+
+
+class PriceListItem(Base):
+    """A fixed price for one product on one price list; it replaces the list's percentage."""
+
+    __tablename__ = "price_list_items"
+    __table_args__ = (CheckConstraint("price >= 0", name="price_nonnegative"),)
+
+    price_list_id: Mapped[int] = mapped_column(ForeignKey("price_lists.id", ondelete="CASCADE"),
+                                               primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), primary_key=True)
+    price: Mapped[Money]
+
+
+class StockSubscription(Base):
+    """"Notify me when back in stock": one per buyer and product until it is sent."""
+
+    __tablename__ = "stock_subscriptions"
+    __table_args__ = (UniqueConstraint("product_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: Set when the back-in-stock notice is queued; NULL while waiting.
+    notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
