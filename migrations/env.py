@@ -94,6 +94,9 @@ def run_migrations_online():
     # SQLite cannot ALTER constraints: batch mode recreates the table instead.
     conf_args.setdefault("render_as_batch", True)
     conf_args.setdefault("compare_type", True)
+    # Full-text search objects differ by database and are made by hand in migration 0003.
+    from portal.models.search import include_object
+    conf_args.setdefault("include_object", include_object)
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 

@@ -10,6 +10,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     Numeric,
     String,
@@ -75,14 +76,19 @@ class Product(Base):
         ),
         CheckConstraint("low_stock_threshold >= 0", name="low_stock_threshold_nonnegative"),
         CheckConstraint("lead_time_days IS NULL OR lead_time_days >= 0", name="lead_time_nonnegative"),
+        # Category pages sort by name or price within a category; the whole catalog by name.
+        Index("ix_products_category_id_name", "category_id", "name"),
+        Index("ix_products_category_id_price", "category_id", "price"),
+        Index("ix_products_name", "name"),
+        Index("ix_products_vendor_id_name", "vendor_id", "name"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     sku: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
-    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"), index=True)
-    vendor_id: Mapped[int] = mapped_column(ForeignKey("vendors.id"), index=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"))
+    vendor_id: Mapped[int] = mapped_column(ForeignKey("vendors.id"))
     #: List price per unit before company pricing.
     price: Mapped[Money]
     #: Smallest quantity per order line.
