@@ -1,0 +1,205 @@
+"""Catalog reads: search, listing, product pages and alternatives.
+
+Search uses the database's own full-text index (SQLite FTS5, PostgreSQL tsvector + GIN; see
+``portal/models/search.py``), never similarity functions. An exact SKU match comes first. Every page
+runs a fixed number of queries, however many products it shows.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import Select, and_, column, exists, func, literal_column, or_, select, table, text
+from sqlalchemy.orm import selectinload
+
+from portal.extensions import db
+from portal.models import Category, Product, ProductAlternative, ProductImage, Stock, Vendor
+from portal.services.pricing import PriceBook
+from portal.services.stock_facts import StockFacts, facts_for
+
+SORTS = {"relevance": "Best match", "name": "Name A–Z", "price_asc": "Price, low to high",
+         "price_desc": "Price, high to low", "newest": "Newest"}
+PER_PAGE = 24
+MAX_PAGE = 400
+#: Counting stops here ("1,000+ results"): an exact count of a huge match set costs more than it tells.
+COUNT_CAP = 1000
+MAX_TERMS = 8
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class CatalogQuery:
+    text: str = ""
+    category_id: int | None = None
+    vendor_id: int | None = None
+    in_stock: bool = False
+    orderable: bool = False
+    sort: str = "relevance"
+    page: int = 1
+    per_page: int = PER_PAGE
+
+
+@dataclass(frozen=True)
+class Card:
+    product: Product
+    facts: StockFacts
+    unit_price: Decimal
+    thumbnail: ProductImage | None = None
+
+
+@dataclass
+class Results:
+    cards: list[Card]
+    total: int
+    total_is_capped: bool
+    page: int
+    per_page: int
+    exact_sku: Product | None = None
+    terms: list[str] = field(default_factory=list)
+
+    @property
+    def pages(self) -> int:
+        return max((self.total + self.per_page - 1) // self.per_page, 1)
+
+
+def search_terms(raw: str) -> list[str]:
+    """Words of the query, lower-cased, at most ``MAX_TERMS`` of at most 40 characters. Everything
+    else (quotes, operators, SQL) is dropped, so no input can change the shape of the query."""
+    return [w.lower()[:40] for w in _WORD.findall(raw or "")][:MAX_TERMS]
+
+
+_FTS = table("product_search", column("rowid"))
+#: bm25 column weights: a hit in the SKU counts most, then the name, then the description.
+_BM25 = "bm25(product_search, 10.0, 5.0, 1.0)"
+
+
+def _with_text(stmt: Select, terms: list[str]) -> tuple[Select, object]:
+    """Restrict to products matching every term (as a prefix); returns the rank expression."""
+    if db.engine.dialect.name == "postgresql":
+        tsquery = func.to_tsquery("english", " & ".join(f"{t}:*" for t in terms))
+        vector = literal_column("products.search_vector")
+        return stmt.where(vector.op("@@")(tsquery)), func.ts_rank(vector, tsquery).desc()
+    match = " ".join(f'"{t}"*' for t in terms)
+    stmt = stmt.join(_FTS, _FTS.c.rowid == Product.id).where(
+        text("product_search MATCH :match").bindparams(match=match))
+    return stmt, literal_column(_BM25)
+
+
+def in_stock_clause():
+    """Available > 0 ⇔ some stock row has on_hand > allocated (each row has allocated ≤ on_hand)."""
+    return exists().where(Stock.product_id == Product.id, Stock.on_hand > Stock.allocated)
+
+
+def orderable_clause():
+    """Something can be ordered: in stock, or backorders allowed (a cap with room left)."""
+    return or_(in_stock_clause(), Product.backorder_policy == "allow",
+               and_(Product.backorder_policy == "allow_up_to", Product.backorder_cap > 0))
+
+
+def _filtered(query: CatalogQuery, terms: list[str]) -> tuple[Select, object]:
+    stmt = select(Product.id).where(Product.active)
+    rank = None
+    if terms:
+        stmt, rank = _with_text(stmt, terms)
+    if query.category_id:
+        stmt = stmt.where(Product.category_id == query.category_id)
+    if query.vendor_id:
+        stmt = stmt.where(Product.vendor_id == query.vendor_id)
+    if query.in_stock:
+        stmt = stmt.where(in_stock_clause())
+    if query.orderable:
+        stmt = stmt.where(orderable_clause())
+    return stmt, rank
+
+
+def _ordered(stmt: Select, query: CatalogQuery, rank) -> Select:
+    sort = query.sort if query.sort in SORTS else "relevance"
+    if sort == "relevance" and rank is not None:
+        return stmt.order_by(rank, Product.id)
+    order = {
+        "price_asc": (Product.price.asc(), Product.id), "price_desc": (Product.price.desc(), Product.id),
+        "newest": (Product.id.desc(),),
+    }.get(sort, (Product.name, Product.id))
+    return stmt.order_by(*order)
+
+
+def search(query: CatalogQuery, price_book: PriceBook, today: date) -> Results:
+    terms = search_terms(query.text)
+    page = min(max(query.page, 1), MAX_PAGE)
+    stmt, rank = _filtered(query, terms)
+    counted = db.session.scalar(select(func.count()).select_from(stmt.limit(COUNT_CAP + 1).subquery()))
+    ids = db.session.scalars(
+        _ordered(stmt, query, rank).limit(query.per_page).offset((page - 1) * query.per_page)).all()
+    exact = _exact_sku(query.text) if page == 1 else None
+    if exact is not None:
+        ids = [exact.id, *[i for i in ids if i != exact.id]][: query.per_page]
+    return Results(cards=cards_for(ids, price_book, today), total=min(counted, COUNT_CAP),
+                   total_is_capped=counted > COUNT_CAP, page=page, per_page=query.per_page,
+                   exact_sku=exact, terms=terms)
+
+
+def _exact_sku(raw: str) -> Product | None:
+    candidate = (raw or "").strip().upper()
+    if not candidate or len(candidate) > 40:
+        return None
+    return db.session.scalar(select(Product).where(Product.sku == candidate, Product.active))
+
+
+def cards_for(ids: list[int], price_book: PriceBook, today: date) -> list[Card]:
+    """Cards in the order of ``ids``: products, vendors, stock, PO lines, prices and thumbnails in a
+    fixed number of queries."""
+    if not ids:
+        return []
+    products = {p.id: p for p in db.session.scalars(
+        select(Product).where(Product.id.in_(ids)).options(selectinload(Product.vendor)))}
+    ordered = [products[i] for i in ids if i in products]
+    facts = facts_for(ordered, today)
+    prices = price_book.unit_prices(ordered)
+    thumbs = first_images([p.id for p in ordered])
+    return [Card(p, facts[p.id], prices[p.id], thumbs.get(p.id)) for p in ordered]
+
+
+def first_images(product_ids: list[int]) -> dict[int, ProductImage]:
+    if not product_ids:
+        return {}
+    rows = db.session.scalars(select(ProductImage).where(ProductImage.product_id.in_(product_ids))
+                              .order_by(ProductImage.product_id, ProductImage.position, ProductImage.id))
+    first: dict[int, ProductImage] = {}
+    for image in rows:
+        first.setdefault(image.product_id, image)
+    return first
+
+
+def categories_with_counts() -> list[tuple[Category, int]]:
+    counts = (select(Category, func.count(Product.id))
+              .join(Product, and_(Product.category_id == Category.id, Product.active), isouter=True)
+              .group_by(Category.id).order_by(Category.name))
+    return [(c, n) for c, n in db.session.execute(counts).all()]
+
+
+def vendors() -> list[Vendor]:
+    return list(db.session.scalars(select(Vendor).where(Vendor.active).order_by(Vendor.name)))
+
+
+def alternatives(product: Product, price_book: PriceBook, today: date, limit: int = 4) -> list[Card]:
+    """Curated alternatives first, then automatic ones (same category, similar price); only products
+    in stock now, so the buyer is never offered something that cannot be ordered."""
+    curated = list(db.session.scalars(
+        select(ProductAlternative.alternative_id)
+        .join(Product, Product.id == ProductAlternative.alternative_id)
+        .where(ProductAlternative.product_id == product.id, Product.active, in_stock_clause())
+        .order_by(ProductAlternative.position).limit(limit)))
+    ids = list(curated)
+    if len(ids) < limit:
+        low, high = product.price * Decimal("0.6"), product.price * Decimal("1.5")
+        automatic = db.session.scalars(
+            select(Product.id)
+            .where(Product.category_id == product.category_id, Product.id != product.id,
+                   Product.id.not_in(ids or [0]), Product.active, Product.price.between(low, high),
+                   in_stock_clause())
+            .order_by(func.abs(Product.price - product.price), Product.id).limit(limit - len(ids)))
+        ids.extend(automatic)
+    return cards_for(ids, price_book, today)

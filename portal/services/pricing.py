@@ -1,0 +1,50 @@
+"""Prices for one company: turns price lists and breaks into the domain's values (few queries)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from portal.domain.pricing import Break, PriceTier, company_unit_price, price_table
+from portal.extensions import db
+from portal.models import Company, PriceBreak, PriceList, PriceListItem, Product
+
+
+class PriceBook:
+    """A company's prices (or list prices for staff browsing without a company)."""
+
+    def __init__(self, price_list: PriceList | None):
+        self.price_list = price_list
+
+    @classmethod
+    def for_company(cls, company: Company | None) -> PriceBook:
+        return cls(company.price_list if company is not None else None)
+
+    @property
+    def percent_off(self) -> Decimal:
+        return self.price_list.discount_percent if self.price_list else Decimal(0)
+
+    def unit_prices(self, products: Iterable[Product]) -> dict[int, Decimal]:
+        products = list(products)
+        fixed: dict[int, Decimal] = {}
+        if self.price_list is not None and products:
+            fixed = dict(db.session.execute(
+                select(PriceListItem.product_id, PriceListItem.price).where(
+                    PriceListItem.price_list_id == self.price_list.id,
+                    PriceListItem.product_id.in_([p.id for p in products]))).all())
+        return {p.id: company_unit_price(p.price, self.percent_off, fixed.get(p.id)) for p in products}
+
+    def breaks(self, product_ids: Iterable[int]) -> dict[int, list[Break]]:
+        ids = list(product_ids)
+        found: dict[int, list[Break]] = defaultdict(list)
+        if ids:
+            for row in db.session.scalars(select(PriceBreak).where(PriceBreak.product_id.in_(ids))):
+                found[row.product_id].append(Break(row.min_quantity, row.percent_off))
+        return found
+
+    def table(self, product: Product) -> list[PriceTier]:
+        unit = self.unit_prices([product])[product.id]
+        return price_table(unit, self.breaks([product.id]).get(product.id, []))

@@ -1,0 +1,106 @@
+"""Live stock facts for a set of products, in a fixed number of queries whatever the set's size.
+
+Turns rows into the domain's values: available units, units already on backorder (for caps), the ETA
+a new backorder would get, and the product's rules. Pages call :func:`facts_for` once per page.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import func, select
+
+from portal.domain.availability import BackorderRules, backorder_room
+from portal.domain.display import Badge, buyer_badge
+from portal.domain.eta import Eta, OpenPoLine, eta_for_new_backorder, lead_time_days
+from portal.extensions import db
+from portal.models import Product, PurchaseOrder, PurchaseOrderLine, Stock
+from portal.models.purchasing import OPEN_PO_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class StockFacts:
+    available: int
+    backordered_open: int
+    rules: BackorderRules
+    #: The ETA a new backorder of one unit would get (None when nothing can be backordered).
+    eta: Eta | None
+
+    def badge(self, staff: bool = False) -> Badge:
+        return buyer_badge(self.available, self.rules, self.eta, backordered_open=self.backordered_open,
+                           staff=staff)
+
+    @property
+    def room(self) -> int | None:
+        """Units that may still go on backorder (None: unlimited)."""
+        return backorder_room(self.rules, self.backordered_open)
+
+
+def rules_of(product: Product) -> BackorderRules:
+    return BackorderRules(policy=product.backorder_policy, cap=product.backorder_cap,
+                          visibility=product.backorder_visibility, stock_display=product.stock_display,
+                          low_stock_threshold=product.low_stock_threshold)
+
+
+def available_by_product(product_ids: Iterable[int]) -> dict[int, int]:
+    ids = list(product_ids)
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(Stock.product_id, func.sum(Stock.on_hand - Stock.allocated))
+        .where(Stock.product_id.in_(ids)).group_by(Stock.product_id))
+    return {pid: max(int(total or 0), 0) for pid, total in rows}
+
+
+def backordered_open_by_product(product_ids: Iterable[int]) -> dict[int, int]:
+    """Units on backorder across all open orders, per product.
+
+    Orders arrive with the checkout issue; until order lines exist nothing can be on backorder, so
+    every product has 0. That issue replaces this body with a sum over open order lines.
+    """
+    return {}
+
+
+def open_po_lines_by_product(product_ids: Iterable[int], today: date) -> dict[int, list[OpenPoLine]]:
+    """Open lines of sent POs. A line without a vendor-confirmed date counts from the PO's sending date
+    plus the vendor's lead time (or today, if it was never sent)."""
+    ids = list(product_ids)
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(PurchaseOrderLine, PurchaseOrder.sent_at)
+        .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.purchase_order_id)
+        .where(PurchaseOrderLine.product_id.in_(ids), PurchaseOrder.status.in_(OPEN_PO_STATUSES),
+               PurchaseOrderLine.quantity_received < PurchaseOrderLine.quantity_ordered))
+    lines: dict[int, list[OpenPoLine]] = defaultdict(list)
+    for line, sent_at in rows:
+        expected = line.expected_date or ((sent_at.date() if sent_at else today) + timedelta(days=14))
+        lines[line.product_id].append(OpenPoLine(po_line_id=line.id, expected_date=expected,
+                                                 open_quantity=line.open_quantity))
+    return lines
+
+
+def facts_for(products: Iterable[Product], today: date) -> dict[int, StockFacts]:
+    """Stock facts for every product given: three queries, however many products.
+
+    Products must have their vendor loaded (or loadable) for the lead-time fallback."""
+    products = list(products)
+    ids = [p.id for p in products]
+    available = available_by_product(ids)
+    backordered = backordered_open_by_product(ids)
+    po_lines = open_po_lines_by_product(ids, today)
+    facts: dict[int, StockFacts] = {}
+    for product in products:
+        rules = rules_of(product)
+        open_units = backordered.get(product.id, 0)
+        room = backorder_room(rules, open_units)
+        eta = None
+        if room is None or room > 0:
+            eta = eta_for_new_backorder(
+                po_lines.get(product.id, []), [], 1, today=today,
+                lead_time_days=lead_time_days(product.lead_time_days, product.vendor.lead_time_days))
+        facts[product.id] = StockFacts(available.get(product.id, 0), open_units, rules, eta)
+    return facts
