@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import Flask, current_app, request
+from flask import Flask, abort, current_app, request
 from flask.wrappers import Response
 
 _DUMMY_PASSWORD = "not-a-real-password-used-to-equalise-timing"  # noqa: S105
@@ -68,5 +68,14 @@ def _add_headers(response: Response) -> Response:
     return response
 
 
+def _refuse_nul_bytes():
+    """No text we store or search may contain NUL (PostgreSQL refuses it): answer 400 up front."""
+    for values in (request.args, request.form):
+        for value in values.values():
+            if "\x00" in value:
+                abort(400)
+
+
 def init_app(app: Flask) -> None:
+    app.before_request(_refuse_nul_bytes)
     app.after_request(_add_headers)

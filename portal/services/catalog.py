@@ -142,7 +142,7 @@ def search(query: CatalogQuery, price_book: PriceBook, today: date) -> Results:
 
 
 def _exact_sku(raw: str) -> Product | None:
-    candidate = (raw or "").strip().upper()
+    candidate = (raw or "").replace("\x00", "").strip().upper()
     if not candidate or len(candidate) > 40:
         return None
     return db.session.scalar(select(Product).where(Product.sku == candidate, Product.active))

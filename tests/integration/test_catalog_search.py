@@ -1,0 +1,160 @@
+"""Catalog search and listing on SQLite (FTS5) and PostgreSQL (tsvector + GIN)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+from portal.database import write_transaction
+from portal.extensions import db
+from portal.models import Product, PurchaseOrder, PurchaseOrderLine
+from portal.services import catalog
+from portal.services.pricing import PriceBook
+from tests.factories import make_category, make_product, make_vendor, set_stock
+
+TODAY = date(2026, 11, 23)
+
+
+def _search(**kw) -> catalog.Results:
+    return catalog.search(catalog.CatalogQuery(**kw), PriceBook(None), TODAY)
+
+
+def _skus(results: catalog.Results) -> list[str]:
+    return [c.product.sku for c in results.cards]
+
+
+def test_search_finds_words_in_name_description_and_sku(any_app):
+    make_product(sku="FAS-001", name="Hex bolt M8", description="Zinc plated steel")
+    make_product(sku="HND-002", name="Claw hammer", description="Fibreglass handle")
+    assert _skus(_search(text="hex")) == ["FAS-001"]
+    assert _skus(_search(text="fibreglass")) == ["HND-002"]
+    assert _skus(_search(text="hnd")) == ["HND-002"]
+
+
+def test_every_word_must_match_and_words_match_as_prefixes(any_app):
+    make_product(sku="A-1", name="Hex bolt stainless")
+    make_product(sku="A-2", name="Hex bolt zinc")
+    assert _skus(_search(text="hex stain")) == ["A-1"]
+    assert sorted(_skus(_search(text="bol"))) == ["A-1", "A-2"]
+
+
+def test_plural_and_singular_match_each_other(any_app):
+    make_product(sku="S-1", name="Wood screws")
+    assert _skus(_search(text="screw")) == ["S-1"]
+    make_product(sku="S-2", name="Wall plug")
+    assert _skus(_search(text="plugs")) == ["S-2"]
+
+
+def test_an_exact_sku_match_comes_first(any_app):
+    make_product(sku="BOLT-9", name="Anchor")
+    for i in range(3):
+        make_product(sku=f"X-{i}", name=f"Bolt {i}", description="bolt-9 compatible bolt bolt bolt")
+    results = _search(text="bolt-9")
+    assert results.exact_sku is not None and _skus(results)[0] == "BOLT-9"
+
+
+def test_the_index_follows_renames_and_deletions(any_app):
+    product = make_product(sku="R-1", name="Old name")
+    with write_transaction() as session:
+        session.get(Product, product.id).name = "Brand new title"
+    assert _skus(_search(text="brand")) == ["R-1"]
+    assert _skus(_search(text="old")) == []
+    with write_transaction() as session:
+        session.delete(session.get(Product, product.id))
+    assert _skus(_search(text="brand")) == []
+
+
+def test_hostile_search_text_is_harmless(any_app):
+    make_product(sku="Q-1", name="Quote test")
+    for text in ['"', "'; DROP TABLE products; --", "NEAR(a b)", "a OR b AND NOT c", "*", "^", "-", "::",
+                 "(", "\\", "%_", "x" * 5000, "\u0000", "bolt:* & !x"]:
+        _search(text=text)  # no exception
+    assert db.session.scalar(db.select(db.func.count(Product.id))) == 1
+
+
+def test_filters_in_stock_orderable_category_vendor(any_app):
+    cat, other_cat = make_category("Tools"), make_category("Fasteners")
+    vendor = make_vendor("Acme")
+    in_stock = make_product(sku="IN", category=cat, vendor=vendor)
+    set_stock(in_stock, 5)
+    out_blocked = make_product(sku="OUT-BLOCK", category=cat, policy="block")
+    set_stock(out_blocked, 0)
+    out_allow = make_product(sku="OUT-ALLOW", category=other_cat, policy="allow")
+    set_stock(out_allow, 0)
+    capped = make_product(sku="OUT-CAP", category=other_cat, policy="allow_up_to", cap=5)
+    set_stock(capped, 0)
+    assert _skus(_search(in_stock=True)) == ["IN"]
+    assert sorted(_skus(_search(orderable=True))) == ["IN", "OUT-ALLOW", "OUT-CAP"]
+    assert sorted(_skus(_search(category_id=cat.id))) == ["IN", "OUT-BLOCK"]
+    assert _skus(_search(vendor_id=vendor.id)) == ["IN"]
+
+
+def test_sorts_by_price_and_name_and_pages(any_app):
+    cat = make_category()
+    for i, price in enumerate(["5.00", "1.00", "3.00"]):
+        make_product(sku=f"P-{i}", name=f"Item {'cab'[i]}", price=price, category=cat)
+    assert _skus(_search(sort="price_asc")) == ["P-1", "P-2", "P-0"]
+    assert _skus(_search(sort="price_desc")) == ["P-0", "P-2", "P-1"]
+    assert _skus(_search(sort="name")) == ["P-1", "P-2", "P-0"]
+    two = _search(sort="name", per_page=2, page=2)
+    assert _skus(two) == ["P-0"] and two.pages == 2 and two.total == 3
+
+
+def test_a_page_past_the_end_is_empty_not_an_error(any_app):
+    make_product()
+    assert _search(page=999).cards == []
+
+
+def test_cards_carry_availability_and_eta_from_open_purchase_orders(any_app):
+    vendor = make_vendor(lead_time_days=10)
+    product = make_product(sku="BO-1", policy="allow", vendor=vendor)
+    set_stock(product, 0)
+    card = _search(text="BO-1").cards[0]
+    assert card.facts.available == 0
+    assert card.facts.eta.estimated and card.facts.eta.date == TODAY + timedelta(days=10)
+    with write_transaction() as session:
+        po = PurchaseOrder(number="PO-1", vendor_id=vendor.id, status="sent")
+        session.add(po)
+        session.flush()
+        session.add(PurchaseOrderLine(purchase_order_id=po.id, product_id=product.id, quantity_ordered=5,
+                                      expected_date=TODAY + timedelta(days=4)))
+    card = _search(text="BO-1").cards[0]
+    assert not card.facts.eta.estimated and card.facts.eta.date == TODAY + timedelta(days=4)
+    assert "ships about" in card.facts.badge().label
+
+
+def test_alternatives_are_curated_first_then_same_category_in_stock_only(any_app):
+    from portal.models import ProductAlternative
+
+    cat = make_category()
+    short = make_product(sku="SHORT", category=cat, price="10.00")
+    set_stock(short, 0)
+    curated = make_product(sku="CURATED", price="50.00")  # other category, far price: still curated
+    set_stock(curated, 3)
+    near = make_product(sku="NEAR", category=cat, price="11.00")
+    set_stock(near, 3)
+    near_but_out = make_product(sku="NEAR-OUT", category=cat, price="10.50", policy="allow")
+    set_stock(near_but_out, 0)
+    far = make_product(sku="FAR", category=cat, price="100.00")
+    set_stock(far, 3)
+    with write_transaction() as session:
+        session.add(ProductAlternative(product_id=short.id, alternative_id=curated.id))
+    product = db.session.get(Product, short.id)
+    assert [c.product.sku for c in catalog.alternatives(product, PriceBook(None), TODAY)] == ["CURATED", "NEAR"]
+
+
+def test_company_prices_apply_to_cards(any_app):
+    from portal.models import PriceList, PriceListItem
+
+    fixed = make_product(sku="FIX", price="10.00")
+    pct = make_product(sku="PCT", price="10.00")
+    with write_transaction() as session:
+        plist = PriceList(name="Trade", discount_percent=Decimal("10"))
+        session.add(plist)
+        session.flush()
+        session.add(PriceListItem(price_list_id=plist.id, product_id=fixed.id, price=Decimal("7.25")))
+    book = PriceBook(db.session.get(PriceList, plist.id))
+    cards = catalog.search(catalog.CatalogQuery(sort="name"), book, TODAY).cards
+    prices = {c.product.sku: c.unit_price for c in cards}
+    assert prices == {"FIX": Decimal("7.25"), "PCT": Decimal("9.00")}
+    assert pct.id
