@@ -140,7 +140,8 @@ def test_alternatives_are_curated_first_then_same_category_in_stock_only(any_app
     with write_transaction() as session:
         session.add(ProductAlternative(product_id=short.id, alternative_id=curated.id))
     product = db.session.get(Product, short.id)
-    assert [c.product.sku for c in catalog.alternatives(product, PriceBook(None), TODAY)] == ["CURATED", "NEAR"]
+    offered = catalog.alternatives(product, PriceBook(None), TODAY)
+    assert [c.product.sku for c in offered] == ["CURATED", "NEAR"]
 
 
 def test_company_prices_apply_to_cards(any_app):
