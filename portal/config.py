@@ -36,6 +36,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Rate-limit counters; use `redis://127.0.0.1:6379/0` when running several workers."),
     Setting("LOGIN_LIMIT_PER_IP", "30 per 5 minutes", "Failed-login budget per client address."),
     Setting("LOGIN_LIMIT_PER_ACCOUNT", "5 per 5 minutes", "Failed-login budget per email address."),
+    Setting("TRUSTED_PROXY_HOPS", "0",
+            "Reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are trusted (rate limits "
+            "and links use the real client address and host)."),
     Setting("SQLITE_BUSY_TIMEOUT_MS", "10000", "How long SQLite waits for the write lock."),
     Setting("INVITE_MAX_AGE_HOURS", "168", "How long a set-password link stays valid."),
     Setting("ARGON2_TIME_COST", "3", "Argon2id passes for password hashing."),
@@ -124,6 +127,7 @@ def load(instance_path: str | Path, environ: dict[str, str] | None = None) -> di
         "LOGIN_LIMIT_PER_IP": get("LOGIN_LIMIT_PER_IP", "30 per 5 minutes"),
         "LOGIN_LIMIT_PER_ACCOUNT": get("LOGIN_LIMIT_PER_ACCOUNT", "5 per 5 minutes"),
         "SQLITE_BUSY_TIMEOUT_MS": int(get("SQLITE_BUSY_TIMEOUT_MS", "10000")),
+        "TRUSTED_PROXY_HOPS": int(get("TRUSTED_PROXY_HOPS", "0")),
         "INVITE_MAX_AGE_HOURS": int(get("INVITE_MAX_AGE_HOURS", "168")),
         "ARGON2_TIME_COST": int(get("ARGON2_TIME_COST", "3")),
         "ARGON2_MEMORY_KIB": int(get("ARGON2_MEMORY_KIB", "65536")),

@@ -32,8 +32,11 @@ def _account_limit() -> str:
 
 
 def _safe_next(target: str | None) -> str | None:
-    """Only same-site paths: never redirect to another host after login."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    """Only same-site paths: never redirect to another host after login. Browsers drop tabs and newlines
+    from URLs (slash, tab, slash becomes "//evil.com"), so any control character or space disqualifies."""
+    if not target or any(ch <= " " or ch == "\x7f" for ch in target):
+        return None
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return None
 
@@ -92,7 +95,8 @@ def set_password(token: str):
         user = accounts.set_password_with_token(token, form.password.data)
     except accounts.InvalidToken as exc:
         return render_template("auth/invalid_link.html", message=str(exc)), 404
-    if current_user.is_authenticated:
+    if current_user.is_authenticated:  # someone else was signed in on this browser: end their session too
+        accounts.end_login_session(session.get("sid"))
         logout_user()
     _begin_session(user)
     flash("Your password is saved and you are signed in.", "success")

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DecimalField, RadioField, SelectField, StringField, SubmitField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, StopValidation
 
 from portal.forms import email_field
 from portal.services.accounts import CompanyData, NewUser
@@ -13,13 +13,19 @@ TIER_CHOICES = [("1", "1 — served first"), ("2", "2 — standard"), ("3", "3 �
 ADMIN_ONLY = ("payment_terms", "credit_limit", "sales_rep_id", "priority_tier", "price_list_id", "active")
 
 
+def _finite(form, field) -> None:
+    """NaN and infinities parse as decimals; "sNaN" even makes the range check raise, so stop here."""
+    if field.data is not None and not field.data.is_finite():
+        raise StopValidation("Enter an amount, like 2500 or 2500.00.")
+
+
 class CompanyForm(FlaskForm):
     name = StringField("Company name", validators=[
         DataRequired("Enter the company name."), Length(max=200, message="At most 200 characters.")])
     payment_terms = SelectField("Payment terms", choices=TERMS_CHOICES,
                                 validate_choice=True)
     credit_limit = DecimalField("Credit limit", places=2, default=Decimal("0"), validators=[
-        InputRequired("Enter a credit limit (0 for none)."),
+        InputRequired("Enter a credit limit (0 for none)."), _finite,
         NumberRange(min=0, max=Decimal("9999999999.99"), message="Between 0 and 9,999,999,999.99.")],
         render_kw={"inputmode": "decimal"})
     sales_rep_id = SelectField("Sales rep", coerce=str)

@@ -63,3 +63,27 @@ def test_every_declared_setting_is_read_by_load():
     source = (ROOT / "portal" / "config.py").read_text()
     for setting in config.SETTINGS:
         assert source.count(f'"{setting.name}"') >= 2, f"{setting.name} is declared but never read"
+
+
+def test_behind_a_trusted_proxy_the_client_address_and_scheme_come_from_the_proxy_headers(tmp_path):
+    from portal import create_app
+
+    environ = {"PORTAL_ENV": "testing", "SECRET_KEY": "x" * 40, "TRUSTED_PROXY_HOPS": "1",
+               "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}"}
+    app = create_app({"environ": environ})
+    seen = {}
+
+    @app.get("/_probe")
+    def probe():
+        from flask import request
+
+        seen.update(addr=request.remote_addr, secure=request.is_secure)
+        return "ok"
+
+    from portal.access import public
+    public(probe)
+    response = app.test_client().get("/_probe", headers={"X-Forwarded-For": "203.0.113.9",
+                                                         "X-Forwarded-Proto": "https"})
+    assert response.status_code == 200
+    assert seen == {"addr": "203.0.113.9", "secure": True}
+    assert "Strict-Transport-Security" in response.headers

@@ -1,0 +1,11 @@
+// Small progressive enhancements; the pages work without them. No inline scripts (CSP).
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-copy-target]");
+  if (!button) return;
+  const target = document.getElementById(button.dataset.copyTarget);
+  if (!target || !navigator.clipboard) return;
+  navigator.clipboard.writeText(target.textContent.trim()).then(() => {
+    const status = document.getElementById(button.dataset.copyStatus);
+    if (status) status.textContent = "Copied.";
+  });
+});
