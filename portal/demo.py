@@ -38,6 +38,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
 from faker import Faker
@@ -45,6 +46,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.database import write_transaction
+from portal.demo_extras import seed_extras
 from portal.models import Address, Category, Company, PriceList, Product, User, Vendor
 from portal.models.inventory import Stock, StockMovement, Warehouse
 from portal.security import hash_password
@@ -411,4 +413,6 @@ def seed() -> list[tuple[str, str]]:
     with write_transaction() as session:
         _seed_accounts(session, fake, password_hash)
         _seed_catalog(session, fake, rng)
+        session.flush()
+        seed_extras(session, date.today(), random.Random(SEED + 1))
     return fixed_logins()
