@@ -57,7 +57,8 @@ def _seed_purchase_orders(session: Session, products: dict[str, Product], today:
 
 
 def _seed_price_breaks(session: Session, products: dict[str, Product], rng: random.Random) -> None:
-    have = {(pid, qty) for pid, qty in session.execute(select(PriceBreak.product_id, PriceBreak.min_quantity))}
+    rows = session.execute(select(PriceBreak.product_id, PriceBreak.min_quantity))
+    have = {(pid, qty) for pid, qty in rows}
     picked = sorted(products)[::7] + ["DEMO-PLENTY", "DEMO-CASE-PACK"]
     for sku in picked:
         product = products.get(sku)
