@@ -13,10 +13,13 @@ from portal.models.catalog import (
     Vendor,
 )
 from portal.models.inventory import Stock, StockMovement, Warehouse
+from portal.models.notifications import OutboxMessage
+from portal.models.orders import Cart, CartLine, GoodwillRule, Order, OrderAdjustment, OrderLine
 from portal.models.purchasing import PurchaseOrder, PurchaseOrderLine
 
 __all__ = [
     "Address", "AuditLog", "Base", "Category", "Company", "LoginSession", "PriceList", "Product",
     "Stock", "StockMovement", "User", "Vendor", "Warehouse", "PriceBreak", "PriceListItem",
     "ProductAlternative", "ProductImage", "StockSubscription", "PurchaseOrder", "PurchaseOrderLine",
+    "Cart", "CartLine", "GoodwillRule", "Order", "OrderAdjustment", "OrderLine", "OutboxMessage",
 ]
