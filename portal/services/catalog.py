@@ -16,7 +16,7 @@ from sqlalchemy import Select, and_, column, exists, func, literal_column, or_, 
 from sqlalchemy.orm import selectinload
 
 from portal.extensions import db
-from portal.models import Category, Product, ProductAlternative, ProductImage, Stock, Vendor
+from portal.models import Category, OrderLine, Product, ProductAlternative, ProductImage, Stock, Vendor
 from portal.services.pricing import PriceBook
 from portal.services.stock_facts import StockFacts, facts_for
 
@@ -95,8 +95,10 @@ def in_stock_clause():
 
 def orderable_clause():
     """Something can be ordered: in stock, or backorders allowed (a cap with room left)."""
+    on_backorder = (select(func.coalesce(func.sum(OrderLine.backordered), 0))
+                    .where(OrderLine.product_id == Product.id).scalar_subquery())
     return or_(in_stock_clause(), Product.backorder_policy == "allow",
-               and_(Product.backorder_policy == "allow_up_to", Product.backorder_cap > 0))
+               and_(Product.backorder_policy == "allow_up_to", Product.backorder_cap > on_backorder))
 
 
 def _filtered(query: CatalogQuery, terms: list[str]) -> tuple[Select, object]:

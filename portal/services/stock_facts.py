@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 
 from portal.domain.availability import BackorderRules, backorder_room
 from portal.domain.display import Badge, buyer_badge
-from portal.domain.eta import Eta, OpenPoLine, eta_for_new_backorder, lead_time_days
+from portal.domain.eta import Eta, OpenPoLine, WaitingBackorder, eta_for_new_backorder, lead_time_days
 from portal.extensions import db
-from portal.models import Product, PurchaseOrder, PurchaseOrderLine, Stock
+from portal.models import Order, OrderLine, Product, PurchaseOrder, PurchaseOrderLine, Stock
 from portal.models.purchasing import OPEN_PO_STATUSES
 
 
@@ -56,12 +56,24 @@ def available_by_product(product_ids: Iterable[int]) -> dict[int, int]:
 
 
 def backordered_open_by_product(product_ids: Iterable[int]) -> dict[int, int]:
-    """Units on backorder across all open orders, per product.
+    """Units on backorder across all open orders, per product (what a cap counts against)."""
+    return {pid: sum(b.quantity for b in queue) for pid, queue in waiting_by_product(product_ids).items()}
 
-    Orders arrive with the checkout issue; until order lines exist nothing can be on backorder, so
-    every product has 0. That issue replaces this body with a sum over open order lines.
-    """
-    return {}
+
+def waiting_by_product(product_ids: Iterable[int]) -> dict[int, list[WaitingBackorder]]:
+    """Waiting backorders per product in queue order (oldest order first, DESIGN §4)."""
+    ids = list(product_ids)
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(OrderLine.id, OrderLine.product_id, OrderLine.backordered)
+        .join(Order, Order.id == OrderLine.order_id)
+        .where(OrderLine.product_id.in_(ids), OrderLine.backordered > 0)
+        .order_by(Order.placed_at, OrderLine.id))
+    queues: dict[int, list[WaitingBackorder]] = defaultdict(list)
+    for line_id, product_id, quantity in rows:
+        queues[product_id].append(WaitingBackorder(backorder_id=line_id, quantity=quantity))
+    return queues
 
 
 def open_po_lines_by_product(product_ids: Iterable[int], today: date) -> dict[int, list[OpenPoLine]]:
@@ -84,23 +96,25 @@ def open_po_lines_by_product(product_ids: Iterable[int], today: date) -> dict[in
 
 
 def facts_for(products: Iterable[Product], today: date) -> dict[int, StockFacts]:
-    """Stock facts for every product given: three queries, however many products.
+    """Stock facts for every product given: three queries (stock, waiting backorders, PO lines),
+    however many products.
 
     Products must have their vendor loaded (or loadable) for the lead-time fallback."""
     products = list(products)
     ids = [p.id for p in products]
     available = available_by_product(ids)
-    backordered = backordered_open_by_product(ids)
+    queues = waiting_by_product(ids)
     po_lines = open_po_lines_by_product(ids, today)
     facts: dict[int, StockFacts] = {}
     for product in products:
         rules = rules_of(product)
-        open_units = backordered.get(product.id, 0)
+        queue = queues.get(product.id, [])
+        open_units = sum(b.quantity for b in queue)
         room = backorder_room(rules, open_units)
         eta = None
         if room is None or room > 0:
             eta = eta_for_new_backorder(
-                po_lines.get(product.id, []), [], 1, today=today,
+                po_lines.get(product.id, []), queue, 1, today=today,
                 lead_time_days=lead_time_days(product.lead_time_days, product.vendor.lead_time_days))
         facts[product.id] = StockFacts(available.get(product.id, 0), open_units, rules, eta)
     return facts
