@@ -7,6 +7,7 @@ another server. Without PostgreSQL the tests that need it skip, unless ``REQUIRE
 
 from __future__ import annotations
 
+import contextvars
 import os
 import re
 import uuid
@@ -14,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from flask import Flask
+from flask import Flask, has_app_context
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -116,8 +117,28 @@ def postgres_url() -> Iterator[str]:
     admin.dispose()
 
 
+# --- apps --------------------------------------------------------------------------------------------
+
+
+class IsolatedClient(FlaskClient):
+    """Runs each request in its own app context, as a real server does.
+
+    The ``app`` fixture keeps an app context pushed for the test body, and Flask reuses a pushed context
+    for requests: ``g`` (Flask-Login's cached user, Flask-WTF's CSRF token) would then carry over from one
+    request to the next and even from one client to another, so a logged-out cookie would seem to work.
+    After the request the test's own session ends its read transaction, so it sees what the request wrote.
+    """
+
+    def open(self, *args, **kwargs):
+        response = contextvars.Context().run(super().open, *args, **kwargs)
+        if has_app_context():
+            db.session.rollback()
+        return response
+
+
 def _app_for(url: str) -> Iterator[Flask]:
     app = build_app(url)
+    app.test_client_class = IsolatedClient
     wipe(app)
     with app.app_context():
         yield app

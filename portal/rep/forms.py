@@ -2,7 +2,14 @@ from decimal import Decimal
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DecimalField, RadioField, SelectField, StringField, SubmitField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, StopValidation
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    StopValidation,
+    ValidationError,
+)
 
 from portal.forms import email_field
 from portal.services.accounts import CompanyData, NewUser
@@ -66,7 +73,8 @@ class UserForm(FlaskForm):
     def validate_company_id(self, field):
         role = self.role.data if "role" in self._fields else "buyer"
         if role == "buyer" and not field.data:
-            raise ValueError("Choose the buyer's company.")
+            # WTForms 3.3 lets a plain ValueError from a validator escape as a server error.
+            raise ValidationError("Choose the buyer's company.")
 
     def to_new_user(self, initial_password: str | None, company_id: int | None = None) -> NewUser:
         role = self.role.data if "role" in self._fields else "buyer"

@@ -1,0 +1,226 @@
+"""The site map the web tests walk: the personas, their world, and how to fill each route's URL."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from html.parser import HTMLParser
+
+from flask import Flask, url_for
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from werkzeug.routing import BuildError
+
+from portal.database import write_transaction
+from portal.extensions import db
+from portal.models import Base, PriceList, Product, ProductImage
+from portal.services import accounts, images
+from tests.factories import make_address, make_category, make_company, make_product, make_user, set_stock
+
+PERSONAS = ("anonymous", "buyer_a", "buyer_b", "rep_a", "rep_b", "admin")
+SIGNED_IN = PERSONAS[1:]
+STATIC_ENDPOINTS = ("static", "bootstrap.static")
+
+
+@dataclass(frozen=True)
+class World:
+    """Ids of the seeded objects (plain values, so nothing goes stale between requests)."""
+
+    admin: int
+    rep_a: int
+    rep_b: int
+    buyer_a: int
+    buyer_b: int
+    company_a: int
+    company_b: int
+    address_a: int
+    address_b: int
+    category_slug: str
+    price_list: int
+    #: An in-stock product of that category.
+    sku: str
+    #: Stem of the product's picture (None when seeded without files).
+    image_stem: str | None
+    #: A valid set-password link token for buyer A.
+    token_a: str
+
+    def email(self, persona: str) -> str:
+        return EMAILS[persona]
+
+    def user_id(self, persona: str) -> int:
+        return getattr(self, persona)
+
+
+EMAILS = {
+    "admin": "admin@example.com",
+    "rep_a": "rep-a@example.com",
+    "rep_b": "rep-b@example.com",
+    "buyer_a": "buyer-a@example.com",
+    "buyer_b": "buyer-b@example.com",
+}
+
+
+def seed_world(with_image: bool = False) -> World:
+    """The two companies and their people. ``with_image`` also stores a product picture under the
+    instance folder (``remove_image_files`` deletes it)."""
+    admin = make_user("admin", email=EMAILS["admin"], name="Ada Admin")
+    rep_a = make_user("sales_rep", email=EMAILS["rep_a"], name="Rita Rep")
+    rep_b = make_user("sales_rep", email=EMAILS["rep_b"], name="Bob Rep")
+    company_a = make_company("Acme Hardware", sales_rep=rep_a)
+    company_b = make_company("Bolt Supplies", sales_rep=rep_b)
+    buyer_a = make_user("buyer", company=company_a, email=EMAILS["buyer_a"], name="Alice Buyer")
+    buyer_b = make_user("buyer", company=company_b, email=EMAILS["buyer_b"], name="Bert Buyer")
+    address_a = make_address(company_a, label="Acme depot")
+    address_b = make_address(company_b, label="Bolt depot")
+    category = make_category("Fasteners")
+    product = make_product(sku="BOLT-10", name="Hex bolt", category=category)
+    set_stock(product, 40)
+    make_product(sku="NUT-20", name="Wing nut", category=category, policy="allow")
+    with write_transaction() as s:
+        price_list = PriceList(name="Gold", discount_percent=10)
+        s.add(price_list)
+    image_stem = _add_picture(admin, product.id) if with_image else None
+    return World(
+        admin=admin.id, rep_a=rep_a.id, rep_b=rep_b.id, buyer_a=buyer_a.id, buyer_b=buyer_b.id,
+        company_a=company_a.id, company_b=company_b.id, address_a=address_a.id, address_b=address_b.id,
+        category_slug=category.slug, price_list=price_list.id, sku="BOLT-10", image_stem=image_stem,
+        token_a=accounts.make_set_password_token(buyer_a),
+    )
+
+
+def _add_picture(actor, product_id: int) -> str:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(buffer, "PNG")
+    buffer.seek(0)
+    return images.add_image(actor, product_id, buffer, "A red square").stem
+
+
+def remove_image_files(app: Flask, world: World) -> None:
+    """The world's picture and any uploaded during the test (their rows are still there)."""
+    db.session.rollback()
+    stems = {world.image_stem, *db.session.scalars(select(ProductImage.stem))} - {None}
+    for stem in stems:
+        for size in images.SIZES:
+            images.image_path(app, stem, size).unlink(missing_ok=True)
+
+
+#: How to fill each endpoint's URL variables; always with company A's objects. Endpoints without
+#: variables need no entry.
+URL_VALUES: dict[str, Callable[[World], dict]] = {
+    "static": lambda w: {"filename": "css/app.css"},
+    "bootstrap.static": lambda w: {"filename": "css/bootstrap.min.css"},
+    "auth.set_password": lambda w: {"token": w.token_a},
+    "catalog.category": lambda w: {"slug": w.category_slug},
+    "catalog.product": lambda w: {"sku": w.sku},
+    "catalog.check": lambda w: {"sku": w.sku},
+    "catalog.notify": lambda w: {"sku": w.sku},
+    "catalog.image": lambda w: {"stem": w.image_stem or "no-picture", "size": "thumb"},
+    "account.edit_address": lambda w: {"address_id": w.address_a},
+    "rep.company": lambda w: {"company_id": w.company_a},
+    "rep.edit_company": lambda w: {"company_id": w.company_a},
+    "rep.new_address": lambda w: {"company_id": w.company_a},
+    "rep.new_buyer": lambda w: {"company_id": w.company_a},
+    "rep.access_link": lambda w: {"user_id": w.buyer_a},
+    "admin.set_active": lambda w: {"user_id": w.buyer_a},
+    **{f"admin.{name}": lambda w: {"product_id": product_id_of(w.sku)} for name in (
+        "product", "add_alternative", "remove_alternative", "move_alternative", "upload_image",
+        "remove_image", "adjust_stock", "add_price_break", "remove_price_break")},
+    **{f"admin.{name}": lambda w: {"price_list_id": w.price_list} for name in (
+        "price_list", "add_list_price", "remove_list_price")},
+}
+
+
+def product_id_of(sku: str) -> int:
+    """The id of the product with ``sku`` (the world keeps SKUs; admin URLs take ids)."""
+    return db.session.scalar(select(Product.id).where(Product.sku == sku))
+
+
+def db_snapshot() -> dict[str, list[tuple]]:
+    """Every row of every table: equal snapshots mean nothing was written."""
+    db.session.rollback()
+    return {table.name: sorted(map(tuple, db.session.execute(select(table)).all()), key=repr)
+            for table in Base.metadata.sorted_tables}
+
+
+def url_of(app: Flask, endpoint: str, world: World) -> str:
+    values = URL_VALUES.get(endpoint, lambda w: {})(world)
+    with app.test_request_context():
+        try:
+            return url_for(endpoint, **values)
+        except BuildError as exc:
+            message = f"add URL values for endpoint {endpoint} to URL_VALUES in {__file__}"
+            raise AssertionError(message) from exc
+
+
+def methods_of(app: Flask, endpoint: str) -> set[str]:
+    methods: set[str] = set()
+    for rule in app.url_map.iter_rules(endpoint):
+        methods |= (rule.methods or set()) - {"HEAD", "OPTIONS"}
+    return methods
+
+
+#: Variants of pages the route walk reaches only in one state: an out-of-stock product (the "notify me"
+#: form), search results, filtered lists.
+EXTRA_PAGES = ["/catalog/p/NUT-20", "/catalog/search?q=bolt&in_stock=1", "/admin/users?role=buyer",
+               "/rep/?q=acme"]
+
+
+def get_pages(app: Flask, world: World, client: FlaskClient) -> Iterator[tuple[str, str]]:
+    """(url, html) of every non-static GET route this client can open with a 200, and of EXTRA_PAGES."""
+    urls = []
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.endpoint):
+        if rule.endpoint in STATIC_ENDPOINTS or "GET" not in (rule.methods or ()):
+            continue
+        urls.append(url_of(app, rule.endpoint, world))
+    for url in urls + EXTRA_PAGES:
+        response = client.get(url)
+        if response.status_code == 200 and response.mimetype == "text/html":
+            yield url, response.get_data(as_text=True)
+
+
+# --- HTML inspection -------------------------------------------------------------------------------
+
+
+@dataclass
+class Element:
+    tag: str
+    attrs: dict[str, str | None]
+    text: str = ""
+
+
+class PageParser(HTMLParser):
+    """Collects the elements a page check needs, and the text inside <script> and <h1>."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.elements: list[Element] = []
+        self._open: list[Element] = []
+
+    def handle_starttag(self, tag, attrs):
+        element = Element(tag, dict(attrs))
+        self.elements.append(element)
+        if tag in ("script", "h1", "label", "title"):
+            self._open.append(element)
+
+    def handle_endtag(self, tag):
+        for i in range(len(self._open) - 1, -1, -1):
+            if self._open[i].tag == tag:
+                del self._open[i]
+                break
+
+    def handle_data(self, data):
+        for element in self._open:
+            element.text += data
+
+    def find(self, tag: str) -> list[Element]:
+        return [e for e in self.elements if e.tag == tag]
+
+
+def parse(html: str) -> PageParser:
+    parser = PageParser()
+    parser.feed(html)
+    parser.close()
+    return parser

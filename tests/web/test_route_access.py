@@ -1,0 +1,201 @@
+"""Deny by default: every route says who may use it, and each persona gets exactly what that implies.
+
+The table below is the contract. A new route without an entry fails ``test_each_persona_gets_...`` with
+"add an expectation for endpoint X", so nobody can add a page without deciding who sees it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pytest
+from flask import Flask
+
+from portal.access import access_of
+from tests.conftest import build_app, csrf_token, login
+from tests.web.site import PERSONAS, methods_of, seed_world, url_of
+
+BUYER = frozenset({"buyer"})
+STAFF = frozenset({"sales_rep", "admin"})
+ADMIN = frozenset({"admin"})
+EVERYONE = frozenset({"buyer", "sales_rep", "admin"})
+ROLE_OF = {"buyer_a": "buyer", "buyer_b": "buyer", "rep_a": "sales_rep", "rep_b": "sales_rep",
+           "admin": "admin"}
+
+
+@dataclass(frozen=True)
+class Expect:
+    #: Roles the route admits; None means public (anyone, signed in or not).
+    who: frozenset[str] | None
+    #: Status per method for a persona the route admits (a POST carries a CSRF token and nothing else).
+    ok: Mapping[str, int]
+    #: Personas the route admits by role whose reach does not cover company A's object: 404.
+    outside: tuple[str, ...] = ()
+    #: Public routes only: status per method for signed-in personas, where it differs from ``ok``.
+    signed_in: Mapping[str, int] = field(default_factory=dict)
+    #: Status per persona and method where it differs from ``ok``.
+    special: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+
+
+EXPECTATIONS: dict[str, Expect] = {
+    "static": Expect(None, {"GET": 200}),
+    "bootstrap.static": Expect(None, {"GET": 200}),
+    "main.index": Expect(None, {"GET": 302}),
+    "main.healthz": Expect(None, {"GET": 200}),
+    "auth.login": Expect(None, {"GET": 200, "POST": 422}, signed_in={"GET": 302, "POST": 302}),
+    "auth.logout": Expect(EVERYONE, {"POST": 302}),
+    "auth.set_password": Expect(None, {"GET": 200, "POST": 422}),
+    "catalog.index": Expect(EVERYONE, {"GET": 200}),
+    "catalog.search": Expect(EVERYONE, {"GET": 200}),
+    "catalog.category": Expect(EVERYONE, {"GET": 200}),
+    "catalog.product": Expect(EVERYONE, {"GET": 200}),
+    "catalog.check": Expect(EVERYONE, {"POST": 422}),
+    "catalog.notify": Expect(BUYER, {"POST": 302}),
+    "catalog.image": Expect(EVERYONE, {"GET": 200}),
+    "account.index": Expect(BUYER, {"GET": 200}),
+    "account.new_address": Expect(BUYER, {"GET": 200, "POST": 422}),
+    # An edit form posted with no fields keeps the stored values (WTForms fills it from the object).
+    "account.edit_address": Expect(BUYER, {"GET": 200, "POST": 302}, outside=("buyer_b",)),
+    "account.password": Expect(EVERYONE, {"GET": 200, "POST": 422}),
+    "rep.index": Expect(STAFF, {"GET": 200}),
+    "rep.new_company": Expect(STAFF, {"GET": 200, "POST": 422}),
+    "rep.company": Expect(STAFF, {"GET": 200}, outside=("rep_b",)),
+    # A rep's company form has the name only, kept from the object; the admin's needs a credit limit.
+    "rep.edit_company": Expect(STAFF, {"GET": 200, "POST": 422}, outside=("rep_b",),
+                               special={"rep_a": {"POST": 302}}),
+    "rep.new_address": Expect(STAFF, {"GET": 200, "POST": 422}, outside=("rep_b",)),
+    "rep.new_buyer": Expect(STAFF, {"POST": 422}, outside=("rep_b",)),
+    "rep.access_link": Expect(STAFF, {"POST": 200}, outside=("rep_b",)),
+    "admin.index": Expect(ADMIN, {"GET": 200}),
+    "admin.users": Expect(ADMIN, {"GET": 200}),
+    "admin.new_user": Expect(ADMIN, {"GET": 200, "POST": 422}),
+    "admin.set_active": Expect(ADMIN, {"POST": 302}),
+    "admin.products": Expect(ADMIN, {"GET": 200}),
+    "admin.bulk_edit": Expect(ADMIN, {"POST": 422}),
+    "admin.new_product": Expect(ADMIN, {"GET": 200, "POST": 422}),
+    "admin.product": Expect(ADMIN, {"GET": 200, "POST": 422}),
+    "admin.add_alternative": Expect(ADMIN, {"POST": 422}),
+    # Row buttons carry the row's id; a post without it is a broken request.
+    "admin.remove_alternative": Expect(ADMIN, {"POST": 400}),
+    "admin.move_alternative": Expect(ADMIN, {"POST": 400}),
+    "admin.upload_image": Expect(ADMIN, {"POST": 422}),
+    "admin.remove_image": Expect(ADMIN, {"POST": 400}),
+    "admin.adjust_stock": Expect(ADMIN, {"POST": 422}),
+    "admin.add_price_break": Expect(ADMIN, {"POST": 422}),
+    "admin.remove_price_break": Expect(ADMIN, {"POST": 400}),
+    "admin.price_lists": Expect(ADMIN, {"GET": 200}),
+    "admin.new_price_list": Expect(ADMIN, {"GET": 200, "POST": 422}),
+    "admin.price_list": Expect(ADMIN, {"GET": 200, "POST": 422}),
+    "admin.add_list_price": Expect(ADMIN, {"POST": 422}),
+    "admin.remove_list_price": Expect(ADMIN, {"POST": 400}),
+}
+
+
+def undeclared_endpoints(app: Flask) -> list[str]:
+    """Endpoints that say nothing about who may use them (the walker)."""
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    return sorted(endpoint for endpoint in endpoints if access_of(app, endpoint) is None)
+
+
+def expected_status(endpoint: str, method: str, persona: str) -> int:
+    expect = EXPECTATIONS[endpoint]
+    if expect.who is None:
+        if persona != "anonymous" and method in expect.signed_in:
+            return expect.signed_in[method]
+        return expect.ok[method]
+    if persona == "anonymous":
+        return 302  # to the sign-in page
+    if ROLE_OF[persona] not in expect.who:
+        return 403
+    if persona in expect.outside:
+        return 404
+    return expect.special.get(persona, {}).get(method, expect.ok[method])
+
+
+def _routes_and_methods() -> list[tuple[str, str]]:
+    """Every (endpoint, method) of the real app, read when the tests are collected."""
+    app = build_app("sqlite:///:memory:")
+    pairs = {(rule.endpoint, method) for rule in app.url_map.iter_rules()
+             for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}}
+    return sorted(pairs)
+
+
+ROUTES = _routes_and_methods()
+
+
+# --- the walker -------------------------------------------------------------------------------------
+
+
+def test_every_route_declares_who_may_use_it(app):
+    missing = undeclared_endpoints(app)
+    assert missing == [], f"routes without portal.access.public/allow(...): {', '.join(missing)}"
+
+
+def test_a_route_without_a_declaration_is_flagged_and_refused_even_to_an_admin(make_app):
+    fresh = make_app()
+
+    @fresh.get("/forgotten")
+    def forgotten():
+        return "company secrets"
+
+    assert undeclared_endpoints(fresh) == ["forgotten"]
+    anonymous = fresh.test_client().get("/forgotten")
+    assert anonymous.status_code == 403
+    world = seed_world()
+    admin = fresh.test_client()
+    login(admin, world.email("admin"))
+    response = admin.get("/forgotten")
+    assert response.status_code == 403
+    assert "company secrets" not in response.get_data(as_text=True)
+
+
+def test_declared_access_matches_the_expectations_table(app):
+    for endpoint, expect in EXPECTATIONS.items():
+        declared = access_of(app, endpoint)
+        assert declared is not None, f"{endpoint} is in the table but not declared"
+        if expect.who is None:
+            assert declared.public, f"{endpoint} should be public"
+        else:
+            admitted = sorted(declared.roles) or "everyone"
+            assert not declared.public and declared.roles == expect.who, (
+                f"{endpoint} admits {admitted}; the table says {sorted(expect.who)}")
+
+
+def test_expectations_table_names_only_existing_routes(app):
+    known = {rule.endpoint for rule in app.url_map.iter_rules()}
+    stale = sorted(set(EXPECTATIONS) - known)
+    assert stale == [], f"expectations for routes that no longer exist: {stale}"
+
+
+def test_expectations_cover_every_method_of_every_route(app):
+    for endpoint, expect in EXPECTATIONS.items():
+        if endpoint in {rule.endpoint for rule in app.url_map.iter_rules()}:
+            assert set(expect.ok) == methods_of(app, endpoint), f"{endpoint}: methods differ from the table"
+
+
+# --- every route, every persona --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+@pytest.mark.parametrize(("endpoint", "method"), ROUTES, ids=[f"{e}-{m}" for e, m in ROUTES])
+def test_each_persona_gets_what_the_declared_access_and_scope_imply(app, world, endpoint, method, persona):
+    if endpoint not in EXPECTATIONS:
+        pytest.fail(f"add an expectation for endpoint {endpoint} to EXPECTATIONS in {__file__}")
+    client = app.test_client()
+    if persona != "anonymous":
+        login(client, world.email(persona))
+    url = url_of(app, endpoint, world)
+
+    if method == "GET":
+        response = client.get(url)
+    else:
+        response = client.post(url, data={"csrf_token": csrf_token(client)})
+
+    want = expected_status(endpoint, method, persona)
+    assert response.status_code < 500, f"{method} {url} as {persona}: server error"
+    assert response.status_code == want, (
+        f"{method} {url} as {persona}: got {response.status_code}, expected {want}")
+    expect = EXPECTATIONS[endpoint]
+    if persona == "anonymous" and expect.who is not None:
+        assert response.location.startswith("/login"), response.location
