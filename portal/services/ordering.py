@@ -1,0 +1,255 @@
+"""Reviewing a cart and placing an order (DESIGN §4, §6): one service, one transaction.
+
+``review_cart`` reads live stock without locks and tells the buyer what would happen. ``place_order``
+does it for real: it locks the products and their stock rows in product-id order, re-checks every rule
+against live stock, allocates what is on the shelf, backorders the rest where the policy allows,
+records ETAs and deadlines, prices and goodwill, queues the confirmation in the outbox and commits once.
+If anything differs from what the buyer reviewed, nothing is written and every changed line is reported.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from portal.database import write_transaction
+from portal.domain.availability import split_request
+from portal.domain.checkout import LineRequest, PlanLine, ProductState, blocking_problems, changed_lines
+from portal.domain.checkout import plan as plan_lines
+from portal.domain.eta import eta_for_new_backorder, lead_time_days
+from portal.domain.goodwill import Adjustment, Rule, adjustments_for
+from portal.extensions import db
+from portal.models import (
+    Cart,
+    Company,
+    GoodwillRule,
+    Order,
+    OrderAdjustment,
+    OrderLine,
+    OutboxMessage,
+    Product,
+    Stock,
+    User,
+)
+from portal.services import ServiceError
+from portal.services import carts as cart_service
+from portal.services.pricing import PriceBook
+from portal.services.stock_facts import open_po_lines_by_product, rules_of, waiting_by_product
+
+
+class CheckoutRejected(ServiceError):
+    """The order cannot be placed as it stands; ``problems`` lists every reason, line by line."""
+
+    def __init__(self, problems: list[tuple[PlanLine | None, str]]):
+        super().__init__("; ".join(p for _, p in problems))
+        self.problems = problems
+
+
+class ReviewOutdated(ServiceError):
+    """Stock, prices or ETAs changed since the buyer reviewed: ``lines`` shows the new figures."""
+
+    def __init__(self, lines: list[PlanLine]):
+        super().__init__("Some lines changed since you reviewed your order.")
+        self.lines = lines
+
+
+@dataclass
+class Review:
+    cart: Cart
+    lines: list[PlanLine]
+    adjustments: list[Adjustment]
+    subtotal: Decimal
+    adjustments_total: Decimal
+    total: Decimal
+    problems: list[tuple[PlanLine | None, str]] = field(default_factory=list)
+
+    @property
+    def fingerprint(self) -> list[tuple]:
+        return [line.fingerprint() for line in self.lines]
+
+
+def _requests(cart: Cart) -> list[LineRequest]:
+    return [LineRequest(line.product_id, line.quantity, line.need_by or cart.need_by, line.accept_late)
+            for line in sorted(cart.lines, key=lambda line: line.product_id)]
+
+
+def _states(products: list[Product], requests: list[LineRequest], available: dict[int, int],
+            book: PriceBook, today: date) -> dict[int, ProductState]:
+    """Each product's state, with the ETA its backordered part would get at the end of the queue."""
+    ids = [p.id for p in products]
+    queues, po_lines = waiting_by_product(ids), open_po_lines_by_product(ids, today)
+    prices, breaks = book.unit_prices(products), book.breaks(ids)
+    wanted = {r.product_id: r.quantity for r in requests}
+    states = {}
+    for product in products:
+        rules, queue = rules_of(product), queues.get(product.id, [])
+        open_units = sum(b.quantity for b in queue)
+        state = ProductState(
+            product_id=product.id, sku=product.sku, name=product.name, rules=rules,
+            available=available.get(product.id, 0), backordered_open=open_units,
+            unit_price=prices[product.id], breaks=tuple(breaks.get(product.id, ())),
+            minimum=product.order_minimum, multiple=product.order_multiple, active=product.active)
+        split = split_request(max(wanted.get(product.id, 1), 1), state.available, rules, open_units)
+        if split.backorderable:
+            days = lead_time_days(product.lead_time_days, product.vendor.lead_time_days)
+            state = replace(state, eta=eta_for_new_backorder(
+                po_lines.get(product.id, []), queue, split.backorderable, today=today, lead_time_days=days))
+        states[product.id] = state
+    return states
+
+
+def _goodwill_rules() -> list[Rule]:
+    rows = db.session.scalars(select(GoodwillRule).where(GoodwillRule.active).order_by(GoodwillRule.id))
+    return [Rule(r.id, r.name, r.kind, r.days, r.percent, r.amount) for r in rows]
+
+
+def _totals(lines: list[PlanLine], adjustments: list[Adjustment]) -> tuple[Decimal, Decimal, Decimal]:
+    subtotal = sum((line.line_total for line in lines), Decimal("0.00"))
+    adjusted = sum((a.amount for a in adjustments), Decimal("0.00"))
+    return subtotal, adjusted, subtotal + adjusted
+
+
+def _plan(cart: Cart, products: list[Product], available: dict[int, int], company: Company,
+          today: date) -> Review:
+    requests = _requests(cart)
+    states = _states(products, requests, available, PriceBook.for_company(company), today)
+    lines = plan_lines(requests, states)
+    adjustments = adjustments_for(lines, _goodwill_rules(), today)
+    subtotal, adjusted, total = _totals(lines, adjustments)
+    problems: list[tuple[PlanLine | None, str]] = list(blocking_problems(lines))
+    if not lines:
+        problems.append((None, "Your cart is empty."))
+    if cart.ship_to_id is None:
+        problems.append((None, "Choose where to ship the order (add an address under My company)."))
+    return Review(cart, lines, adjustments, subtotal, adjusted, total, problems)
+
+
+def review_cart(user: User, company: Company, today: date) -> Review | None:
+    """What placing the order would do right now (no locks; placing re-checks everything)."""
+    from portal.services.stock_facts import available_by_product
+
+    cart = cart_service.find_cart(user.id, company.id)
+    if cart is None:
+        return None
+    products = [line.product for line in cart.lines]
+    return _plan(cart, products, available_by_product([p.id for p in products]), company, today)
+
+
+def _claim_token(session, user: User, company_id: int, token: str) -> tuple[int | None, Order | None]:
+    """Insert the order row first, keyed by the one-time token ("on conflict do nothing").
+
+    Returns (new order id, None) for a fresh token, or (None, existing order) when the token was used:
+    a double submit finds the order the first submit made. Never check-then-insert (DESIGN §6)."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = (dialect.insert(Order)
+            .values(number=f"T{token[:19]}", checkout_token=token, company_id=company_id,
+                    placed_by_id=user.id)
+            .on_conflict_do_nothing(index_elements=["checkout_token"]).returning(Order.id))
+    order_id = session.execute(stmt).scalar_one_or_none()
+    if order_id is not None:
+        return order_id, None
+    existing = session.scalar(select(Order).where(Order.checkout_token == token))
+    if existing is None or existing.company_id != company_id or existing.placed_by_id != user.id:
+        raise ServiceError("This checkout page has expired. Review your order again.")
+    return None, existing
+
+
+def _lock(session, user: User, company_id: int):
+    """Lock the cart, then the products and their stock rows in product-id order (no deadlocks)."""
+    from sqlalchemy.orm import selectinload
+
+    cart = session.scalar(select(Cart).where(Cart.user_id == user.id, Cart.company_id == company_id)
+                          .with_for_update())
+    if cart is None or not cart.lines:
+        raise CheckoutRejected([(None, "Your cart is empty.")])
+    ids = sorted(line.product_id for line in cart.lines)
+    products = list(session.scalars(select(Product).where(Product.id.in_(ids)).order_by(Product.id)
+                                    .options(selectinload(Product.vendor)).with_for_update()))
+    stocks = list(session.scalars(select(Stock).where(Stock.product_id.in_(ids))
+                                  .order_by(Stock.product_id, Stock.warehouse_id).with_for_update()))
+    return cart, products, stocks
+
+
+def _allocate(stocks: list[Stock], lines: list[PlanLine]) -> None:
+    """Promise each line's allocated units from the product's stock rows, warehouse by warehouse."""
+    rows: dict[int, list[Stock]] = {}
+    for stock in stocks:
+        rows.setdefault(stock.product_id, []).append(stock)
+    for line in lines:
+        need = line.allocate
+        for stock in rows.get(line.product_id, []):
+            take = min(need, stock.on_hand - stock.allocated)
+            if take > 0:
+                stock.allocated += take
+                need -= take
+        assert need == 0, "allocation exceeded the locked stock"  # the plan used the same figures
+
+
+def _order_lines(order: Order, lines: list[PlanLine]) -> dict[int, OrderLine]:
+    made = {}
+    for line in lines:
+        made[line.product_id] = OrderLine(
+            order_id=order.id, product_id=line.product_id, sku=line.sku, name=line.name,
+            quantity=line.quantity, allocated=line.allocate, backordered=line.backorder,
+            unit_price=line.unit_price, line_total=line.line_total,
+            eta=line.eta.date if line.eta else None, eta_estimated=bool(line.eta and line.eta.estimated),
+            need_by=line.need_by, accepted_late=line.late and line.accept_late, backorder_hidden=line.hidden)
+    return made
+
+
+def _confirmation(order: Order, user: User, review: Review) -> OutboxMessage:
+    payload = {
+        "order_number": order.number, "company": order.company.name, "total": str(order.total),
+        "lines": [{"sku": line.sku, "name": line.name, "quantity": line.quantity,
+                   "allocated": line.allocate, "backordered": line.backorder, "hidden": line.hidden,
+                   "eta": line.eta.date.isoformat() if line.eta else None, "late": line.late}
+                  for line in review.lines],
+    }
+    return OutboxMessage(topic="order_confirmed", recipient_user_id=user.id, recipient_email=user.email,
+                         payload=json.dumps(payload, sort_keys=True))
+
+
+def place_order(user: User, company_id: int, token: str, reviewed: list, today: date) -> Order:
+    """Place the cart of ``user`` for ``company_id`` as reviewed; see the module docstring.
+
+    Raises CheckoutRejected (rules forbid it now) or ReviewOutdated (figures changed since review);
+    in both cases nothing is written. A token already used returns the order it made."""
+    if not token or len(token) > 64:
+        raise ServiceError("This checkout page has expired. Review your order again.")
+    with write_transaction() as session:
+        order_id, existing = _claim_token(session, user, company_id, token)
+        if existing is not None:
+            return existing
+        cart, products, stocks = _lock(session, user, company_id)
+        available: dict[int, int] = {}
+        for stock in stocks:
+            available[stock.product_id] = available.get(stock.product_id, 0) + stock.on_hand - stock.allocated
+        company = session.get(Company, company_id)
+        review = _plan(cart, products, available, company, today)
+        if review.problems:
+            raise CheckoutRejected(review.problems)
+        changed = changed_lines(reviewed, review.lines)
+        if changed:
+            raise ReviewOutdated(changed)
+        _allocate(stocks, review.lines)
+        order = session.get(Order, order_id)
+        order.number = f"SO-{order_id:05d}"
+        order.po_reference, order.need_by = cart.po_reference, cart.need_by
+        order.shipping_preference, order.payment_method = cart.shipping_preference, cart.payment_method
+        order.ship_to_text = f"{cart.ship_to.label}: {cart.ship_to.one_line()}" if cart.ship_to else ""
+        lines = _order_lines(order, review.lines)
+        session.add_all(lines.values())
+        session.flush()
+        session.add_all(OrderAdjustment(order_id=order.id, order_line_id=lines[a.product_id].id,
+                                        kind="goodwill_rule", rule_id=a.rule_id, description=a.description,
+                                        amount=a.amount) for a in review.adjustments)
+        order.subtotal, order.adjustments_total, order.total = review.subtotal, review.adjustments_total, \
+            review.total
+        session.add(_confirmation(order, user, review))
+        cart_service.clear(session, cart.id)
+    return order

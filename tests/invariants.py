@@ -1,0 +1,48 @@
+"""The invariants of DESIGN §5, asserted after every integration test that touches stock."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlalchemy import func, select
+
+from portal.extensions import db
+from portal.models import Order, OrderLine, Product, Stock, StockMovement
+
+
+def assert_invariants() -> None:
+    db.session.rollback()  # read the committed state, not a stale snapshot
+    problems: list[str] = []
+    movements = dict(db.session.execute(
+        select(StockMovement.product_id, func.sum(StockMovement.quantity))
+        .group_by(StockMovement.product_id)).all())
+    on_hand: dict[int, int] = defaultdict(int)
+    allocated: dict[int, int] = defaultdict(int)
+    for stock in db.session.scalars(select(Stock)):
+        on_hand[stock.product_id] += stock.on_hand
+        allocated[stock.product_id] += stock.allocated
+        if not 0 <= stock.allocated <= stock.on_hand:
+            problems.append(f"stock {stock.id}: allocated {stock.allocated} vs on hand {stock.on_hand}")
+    for product_id, total in on_hand.items():
+        if total != (movements.get(product_id) or 0):
+            problems.append(f"product {product_id}: on hand {total} != movements {movements.get(product_id)}")
+    line_allocated = dict(db.session.execute(
+        select(OrderLine.product_id, func.sum(OrderLine.allocated))
+        .join(Order).where(Order.status != "cancelled").group_by(OrderLine.product_id)).all())
+    for product_id in set(allocated) | set(line_allocated):
+        if allocated.get(product_id, 0) != (line_allocated.get(product_id) or 0):
+            problems.append(f"product {product_id}: stock allocated {allocated.get(product_id, 0)} != "
+                            f"order lines {line_allocated.get(product_id)}")
+    backordered = dict(db.session.execute(
+        select(OrderLine.product_id, func.sum(OrderLine.backordered)).group_by(OrderLine.product_id)).all())
+    for product in db.session.scalars(select(Product).where(Product.id.in_(list(backordered)))):
+        units = backordered[product.id] or 0
+        if product.backorder_policy == "block" and units:
+            problems.append(f"{product.sku}: block product has {units} on backorder")
+        if product.backorder_policy == "allow_up_to" and units > (product.backorder_cap or 0):
+            problems.append(f"{product.sku}: {units} on backorder over cap {product.backorder_cap}")
+    for line in db.session.scalars(select(OrderLine)):
+        parts = line.allocated + line.backordered + line.shipped + line.cancelled
+        if parts != line.quantity or min(line.allocated, line.backordered, line.shipped, line.cancelled) < 0:
+            problems.append(f"order line {line.id}: parts {parts} != ordered {line.quantity}")
+    assert not problems, "invariants broken:\n" + "\n".join(problems)
