@@ -60,3 +60,7 @@ def password():
 
 def _status() -> int:
     return 422 if request.method == "POST" else 200
+
+
+# Placed orders register their routes on this blueprint.
+from portal.account import orders  # noqa: E402, F401

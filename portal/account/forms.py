@@ -43,3 +43,9 @@ class ChangePasswordForm(FlaskForm):
         render_kw={"autocomplete": "current-password"})
     password, confirm = new_password_fields()
     submit = SubmitField("Change password")
+
+
+class OrderAgainForm(FlaskForm):
+    """The "Order again" button: a CSRF token and nothing else."""
+
+    submit = SubmitField("Order again")

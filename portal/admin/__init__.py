@@ -1,4 +1,5 @@
-"""The back office (admins): dashboard and users. Products, vendors, POs and receiving grow here."""
+"""The back office (admins): dashboard and users here; products (``products``, ``product_panels``) and
+price lists (``pricing``) in their own modules. Vendors, POs and receiving grow here."""
 
 from __future__ import annotations
 
@@ -82,3 +83,7 @@ def set_active(user_id: int):
     else:
         flash(f"{user.name} is now {'active' if user.active else 'deactivated'}.", "success")
     return redirect(url_for("admin.users"))
+
+
+# Products, their editor panels, pricing and goodwill rules register their routes on this blueprint.
+from portal.admin import goodwill, pricing, product_panels, products  # noqa: E402, F401

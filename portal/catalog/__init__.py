@@ -13,7 +13,7 @@ from portal.domain.availability import check_quantity
 from portal.domain.display import line_view
 from portal.extensions import db
 from portal.models import Category, Product, ProductImage
-from portal.services import catalog, subscriptions
+from portal.services import ServiceError, carts, catalog, subscriptions
 from portal.services.images import image_path
 from portal.services.pricing import PriceBook
 from portal.services.stock_facts import facts_for
@@ -100,22 +100,53 @@ def product(sku: str):
     return _render_product(found, form)
 
 
+def _judged(found: Product, form: QuantityForm):
+    """(verdict, problems) for the posted quantity against live stock and the product's rules; the
+    verdict is None when the quantity itself is wrong (problems then say why)."""
+    facts = facts_for([found], today())[found.id]
+    problems = check_quantity(form.quantity.data, found.order_minimum, found.order_multiple)
+    if problems:
+        return None, problems
+    return line_view(form.quantity.data, facts.available, facts.rules, facts.eta,
+                     backordered_open=facts.backordered_open, staff=current_user.is_staff), []
+
+
 @bp.post("/p/<sku>")
 @allow(*EVERYONE)
 def check(sku: str):
-    """Check a quantity against live stock and the product's rules (adding to the cart builds on it)."""
+    """Check a quantity against live stock and the product's rules."""
     found = _product_or_404(sku)
     form = QuantityForm()
     if not form.validate_on_submit():
         return _render_product(found, form, status=422)
-    facts = facts_for([found], today())[found.id]
-    problems = check_quantity(form.quantity.data, found.order_minimum, found.order_multiple)
+    verdict, problems = _judged(found, form)
     if problems:
         form.quantity.errors = list(problems)
         return _render_product(found, form, status=422)
-    verdict = line_view(form.quantity.data, facts.available, facts.rules, facts.eta,
-                        backordered_open=facts.backordered_open, staff=current_user.is_staff)
     return _render_product(found, form, verdict=verdict)
+
+
+@bp.post("/p/<sku>/add")
+@allow("buyer")
+def add_to_cart(sku: str):
+    """Add a quantity to the cart; one the rules refuse stays here with the reason (and the check)."""
+    found = _product_or_404(sku)
+    form = QuantityForm()
+    if not form.validate_on_submit():
+        return _render_product(found, form, status=422)
+    verdict, problems = _judged(found, form)
+    if verdict is not None and verdict.refused:
+        problems = [f"Cannot add {form.quantity.data}: {verdict.refusal}."]
+    if problems:
+        form.quantity.errors = list(problems)
+        return _render_product(found, form, verdict=verdict, status=422)
+    try:
+        carts.add_items(current_user.id, current_user.company_id, [(found.id, form.quantity.data)])
+    except ServiceError as exc:
+        form.quantity.errors = [str(exc)]
+        return _render_product(found, form, status=422)
+    flash(f"Added {form.quantity.data} × {found.sku} to your cart.", "success")
+    return redirect(url_for("checkout.cart"))
 
 
 @bp.post("/p/<sku>/notify")

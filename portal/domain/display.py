@@ -68,8 +68,14 @@ def short_date(day: date) -> str:
 
 def eta_phrase(eta: Eta) -> str:
     """``about 12 Dec``, with ``(estimated)`` when no PO backs the date."""
-    suffix = " (estimated)" if eta.estimated else ""
-    return f"about {short_date(eta.date)}{suffix}"
+    return arrival_phrase(eta.date, eta.estimated)
+
+
+def arrival_phrase(day: date, estimated: bool) -> str:
+    """``about 12 Dec``, with ``(estimated)`` when no PO backs the date (for stored ETAs, which keep the
+    date and the flag but not the PO line)."""
+    suffix = " (estimated)" if estimated else ""
+    return f"about {short_date(day)}{suffix}"
 
 
 def backorder_label(eta: Eta | None) -> str:
@@ -214,9 +220,12 @@ def _line_label(
 def _deadline_message(allocatable: int, backorderable: int, eta: Eta | None, deadline: date | None) -> str:
     """The plain sentence for a backorder that misses the buyer's deadline."""
     assert eta is not None and deadline is not None  # only called when the deadline is missed
+    return _deadline_sentence(allocatable, backorderable, eta_phrase(eta), deadline)
+
+
+def _deadline_sentence(allocatable: int, backorderable: int, when: str, deadline: date) -> str:
     total = allocatable + backorderable
     by = short_date(deadline)
-    when = eta_phrase(eta)
     if allocatable == 0:
         if total == 1:
             return f"We cannot deliver it by {by}: it arrives {when}."
@@ -227,3 +236,50 @@ def _deadline_message(allocatable: int, backorderable: int, eta: Eta | None, dea
         f"We cannot deliver all {total} by {by}: "
         f"{allocatable} {ship_verb} now, {backorderable} {arrive_verb} {when}."
     )
+
+
+@dataclass(frozen=True, slots=True)
+class OrderSplit:
+    """A planned or placed order line as its reader sees it: ships now, backordered with an ETA.
+
+    Invariant: ``ships_now + backordered`` is the accepted quantity. For a buyer under hidden visibility
+    the backordered units count as shipping now and there is no ETA, unless the line is ``late`` (its
+    ETA misses the buyer's deadline): then the truth is told, and ``message`` says it in a sentence.
+    """
+
+    ships_now: int
+    backordered: int
+    eta_date: date | None
+    eta_estimated: bool
+    late: bool
+    message: str | None = None
+    #: Staff only: the buyer sees this backorder as "Available".
+    hidden_from_buyer: bool = False
+
+
+def order_split(
+    allocated: int,
+    backordered: int,
+    eta_date: date | None,
+    eta_estimated: bool,
+    deadline: date | None,
+    hidden: bool,
+    *,
+    staff: bool = False,
+) -> OrderSplit:
+    """How a line of ``allocated`` units now and ``backordered`` units arriving ``eta_date`` reads.
+
+    Takes the stored parts of an ETA (order lines keep the date and the flag); pass ``eta.date`` and
+    ``eta.estimated`` for a planned line.
+    """
+    late = bool(backordered and eta_date is not None and deadline is not None and eta_date > deadline)
+    if hidden and not late and not staff:
+        return OrderSplit(allocated + backordered, 0, None, False, False)
+    message = None
+    if late:
+        assert eta_date is not None and deadline is not None
+        when = arrival_phrase(eta_date, eta_estimated)
+        message = _deadline_sentence(allocated, backordered, when, deadline)
+    shown = eta_date if backordered else None
+    return OrderSplit(allocated, backordered, shown, bool(shown and eta_estimated), late, message,
+                      hidden_from_buyer=staff and hidden and bool(backordered) and not late)

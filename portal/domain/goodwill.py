@@ -69,3 +69,57 @@ def adjustments_for(lines: Iterable[PlanLine], rules: Iterable[Rule], today: dat
             remaining -= value
             found.append(Adjustment(line.product_id, rule.id, rule.name, -value))
     return found
+
+
+# --- rules as admins edit them ------------------------------------------------------------------------
+
+KIND_NAMES = {"percent_off_late_backorder": "Percent off late backorders",
+              "credit_missed_deadline": "Credit when we miss the buyer's deadline"}
+#: The parameters each kind takes; the others must be blank.
+PARAMETERS = {"percent_off_late_backorder": ("days", "percent"), "credit_missed_deadline": ("amount",)}
+MAX_DAYS = 3650
+MAX_AMOUNT = Decimal("9999999999.99")
+
+
+def describe(kind: str, days: int | None, percent: Decimal | None, amount: Decimal | None,
+             money=str) -> str:
+    """What a rule does, in a sentence buyers and admins both read; ``money`` formats an amount."""
+    if kind == "percent_off_late_backorder":
+        share = f"{Decimal(percent or 0).normalize():f}%"
+        if not days:
+            return f"{share} off backordered units that arrive after the day of ordering"
+        unit = "day" if days == 1 else "days"
+        return f"{share} off backordered units whose ETA is more than {days} {unit} away"
+    if kind == "credit_missed_deadline":
+        return (f"A credit of {money(amount)} per line whose ETA misses the buyer's deadline when the buyer "
+                f"keeps the line")
+    return KIND_NAMES.get(kind, kind)
+
+
+def rule_problems(kind: str, days: int | None, percent: Decimal | None,
+                  amount: Decimal | None) -> dict[str, str]:
+    """Every problem with a rule's parameters, by field (empty when the rule is valid)."""
+    if kind not in PARAMETERS:
+        return {"kind": "Choose the kind of rule."}
+    problems: dict[str, str] = {}
+    wanted = PARAMETERS[kind]
+    given = {"days": days, "percent": percent, "amount": amount}
+    for name in ("days", "percent", "amount"):
+        if name not in wanted and given[name] is not None:
+            problems[name] = f"Leave this blank: a “{KIND_NAMES[kind]}” rule does not use it."
+    if "days" in wanted:
+        if days is None:
+            problems["days"] = "Enter the number of days (0 or more)."
+        elif not 0 <= days <= MAX_DAYS:
+            problems["days"] = f"Days are a whole number from 0 to {MAX_DAYS:,}."
+    if "percent" in wanted:
+        if percent is None:
+            problems["percent"] = "Enter the percentage off (more than 0, at most 100)."
+        elif not (percent.is_finite() and Decimal(0) < percent <= Decimal(100)):
+            problems["percent"] = "The percentage off is more than 0 and at most 100."
+    if "amount" in wanted:
+        if amount is None:
+            problems["amount"] = "Enter the credit amount."
+        elif not (amount.is_finite() and Decimal(0) < amount <= MAX_AMOUNT):
+            problems["amount"] = "The credit is more than 0 (and at most 9,999,999,999.99)."
+    return problems

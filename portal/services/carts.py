@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import selectinload
 
 from portal.database import write_transaction
@@ -157,4 +157,7 @@ def order_again(user_id: int, company_id: int, order_number: str) -> list[AddRes
 
 
 def clear(session, cart_id: int) -> None:
+    """Empty the cart once its order is placed. The PO reference and need-by date belonged to that order
+    and go too (the next order must not inherit them); ship-to and shipping preference stay as defaults."""
     session.execute(delete(CartLine).where(CartLine.cart_id == cart_id))
+    session.execute(update(Cart).where(Cart.id == cart_id).values(po_reference="", need_by=None))

@@ -7,7 +7,7 @@ from flask import abort
 from sqlalchemy import Select, select, true
 
 from portal.extensions import db
-from portal.models import Address, Company, User
+from portal.models import Address, Company, Order, User
 
 
 def company_filter(user: User, column=Company.id):
@@ -37,6 +37,17 @@ def address_or_404(user: User, address_id: int) -> Address:
     if address is None:
         abort(404)
     return address
+
+
+def order_or_404(user: User, number: str) -> Order:
+    """The order numbered ``number`` if ``user`` may see its company's orders, else 404."""
+    order = None
+    if 0 < len(number) <= 20:
+        order = db.session.scalar(
+            select(Order).where(Order.number == number, company_filter(user, Order.company_id)))
+    if order is None:
+        abort(404)
+    return order
 
 
 def user_or_404(actor: User, user_id: int) -> User:

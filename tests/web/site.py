@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -14,8 +15,8 @@ from werkzeug.routing import BuildError
 
 from portal.database import write_transaction
 from portal.extensions import db
-from portal.models import Base, PriceList, Product, ProductImage
-from portal.services import accounts, images
+from portal.models import Base, GoodwillRule, PriceList, Product, ProductImage
+from portal.services import accounts, carts, images, ordering
 from tests.factories import make_address, make_category, make_company, make_product, make_user, set_stock
 
 PERSONAS = ("anonymous", "buyer_a", "buyer_b", "rep_a", "rep_b", "admin")
@@ -44,6 +45,12 @@ class World:
     image_stem: str | None
     #: A valid set-password link token for buyer A.
     token_a: str
+    #: Number of an order of company A (placed by buyer A: one backordered line of NUT-20).
+    order_a: str
+    #: An inactive goodwill rule (it applies to no order).
+    goodwill_rule: int
+    #: A line of buyer A's cart (2 × BOLT-10), added after order_a was placed.
+    cart_line_a: int
 
     def email(self, persona: str) -> str:
         return EMAILS[persona]
@@ -76,17 +83,41 @@ def seed_world(with_image: bool = False) -> World:
     category = make_category("Fasteners")
     product = make_product(sku="BOLT-10", name="Hex bolt", category=category)
     set_stock(product, 40)
-    make_product(sku="NUT-20", name="Wing nut", category=category, policy="allow")
+    nut = make_product(sku="NUT-20", name="Wing nut", category=category, policy="allow")
     with write_transaction() as s:
         price_list = PriceList(name="Gold", discount_percent=10)
         s.add(price_list)
     image_stem = _add_picture(admin, product.id) if with_image else None
+    order_a = _place_order(buyer_a, company_a, nut, 3)
+    (cart_line_a,) = _cart_lines(buyer_a, company_a, product, 2)
+    with write_transaction() as s:
+        rule = GoodwillRule(name="Old late-backorder discount", kind="percent_off_late_backorder", days=30,
+                            percent=5, active=False)
+        s.add(rule)
     return World(
         admin=admin.id, rep_a=rep_a.id, rep_b=rep_b.id, buyer_a=buyer_a.id, buyer_b=buyer_b.id,
         company_a=company_a.id, company_b=company_b.id, address_a=address_a.id, address_b=address_b.id,
         category_slug=category.slug, price_list=price_list.id, sku="BOLT-10", image_stem=image_stem,
-        token_a=accounts.make_set_password_token(buyer_a),
+        token_a=accounts.make_set_password_token(buyer_a), order_a=order_a, goodwill_rule=rule.id,
+        cart_line_a=cart_line_a,
     )
+
+
+def _place_order(buyer, company, product, quantity: int) -> str:
+    """Place an order through the real services (cart, review, place) and return its number."""
+    from datetime import date
+
+    carts.add_items(buyer.id, company.id, [(product.id, quantity)])
+    db.session.rollback()
+    buyer, company = db.session.get(type(buyer), buyer.id), db.session.get(type(company), company.id)
+    review = ordering.review_cart(buyer, company, date.today())
+    return ordering.place_order(buyer, company.id, uuid.uuid4().hex, review.fingerprint, date.today()).number
+
+
+def _cart_lines(buyer, company, product, quantity: int) -> list[int]:
+    carts.add_items(buyer.id, company.id, [(product.id, quantity)])
+    db.session.rollback()
+    return [line.id for line in carts.find_cart(buyer.id, company.id).lines]
 
 
 def _add_picture(actor, product_id: int) -> str:
@@ -130,6 +161,13 @@ URL_VALUES: dict[str, Callable[[World], dict]] = {
         "remove_image", "adjust_stock", "add_price_break", "remove_price_break")},
     **{f"admin.{name}": lambda w: {"price_list_id": w.price_list} for name in (
         "price_list", "add_list_price", "remove_list_price")},
+    **{f"account.{name}": lambda w: {"number": w.order_a} for name in ("order", "order_pdf", "order_again")},
+    **{f"admin.{name}": lambda w: {"rule_id": w.goodwill_rule} for name in (
+        "goodwill_rule", "set_goodwill_rule_active")},
+    **{f"checkout.{name}": lambda w: {"line_id": w.cart_line_a} for name in (
+        "update_line", "remove_line", "keep_line", "swap_line")},
+    "checkout.confirmation": lambda w: {"number": w.order_a},
+    "catalog.add_to_cart": lambda w: {"sku": w.sku},
 }
 
 

@@ -53,11 +53,31 @@ EXPECTATIONS: dict[str, Expect] = {
     "catalog.check": Expect(EVERYONE, {"POST": 422}),
     "catalog.notify": Expect(BUYER, {"POST": 302}),
     "catalog.image": Expect(EVERYONE, {"GET": 200}),
+    "catalog.add_to_cart": Expect(BUYER, {"POST": 422}),
+    # Buyer A has a cart line and an order; buyer B's cart is empty, so checkout sends them to the cart.
+    "checkout.cart": Expect(BUYER, {"GET": 200}),
+    "checkout.update_line": Expect(BUYER, {"POST": 422}, outside=("buyer_b",)),
+    "checkout.remove_line": Expect(BUYER, {"POST": 302}, outside=("buyer_b",)),
+    "checkout.quick_order": Expect(BUYER, {"GET": 200, "POST": 422}),
+    "checkout.details": Expect(BUYER, {"GET": 200, "POST": 422},
+                               special={"buyer_b": {"GET": 302, "POST": 302}}),
+    "checkout.review": Expect(BUYER, {"GET": 200}, special={"buyer_b": {"GET": 302}}),
+    "checkout.keep_line": Expect(BUYER, {"POST": 302}, outside=("buyer_b",)),
+    # A swap names its alternative; a post without it is a broken request.
+    "checkout.swap_line": Expect(BUYER, {"POST": 400}, outside=("buyer_b",)),
+    # A place form without its signed review fields is refused before anything is read or written.
+    "checkout.place": Expect(BUYER, {"POST": 400}),
+    "checkout.confirmation": Expect(BUYER, {"GET": 200}, outside=("buyer_b",)),
     "account.index": Expect(BUYER, {"GET": 200}),
     "account.new_address": Expect(BUYER, {"GET": 200, "POST": 422}),
     # An edit form posted with no fields keeps the stored values (WTForms fills it from the object).
     "account.edit_address": Expect(BUYER, {"GET": 200, "POST": 302}, outside=("buyer_b",)),
     "account.password": Expect(EVERYONE, {"GET": 200, "POST": 422}),
+    "account.orders": Expect(EVERYONE, {"GET": 200}),
+    "account.order": Expect(EVERYONE, {"GET": 200}, outside=("buyer_b", "rep_b")),
+    "account.order_pdf": Expect(EVERYONE, {"GET": 200}, outside=("buyer_b", "rep_b")),
+    # Reorders go to the buyer's own cart (reps do not order for customers yet).
+    "account.order_again": Expect(BUYER, {"POST": 302}, outside=("buyer_b",)),
     "rep.index": Expect(STAFF, {"GET": 200}),
     "rep.new_company": Expect(STAFF, {"GET": 200, "POST": 422}),
     "rep.company": Expect(STAFF, {"GET": 200}, outside=("rep_b",)),
@@ -89,6 +109,12 @@ EXPECTATIONS: dict[str, Expect] = {
     "admin.price_list": Expect(ADMIN, {"GET": 200, "POST": 422}),
     "admin.add_list_price": Expect(ADMIN, {"POST": 422}),
     "admin.remove_list_price": Expect(ADMIN, {"POST": 400}),
+    "admin.goodwill_rules": Expect(ADMIN, {"GET": 200}),
+    "admin.new_goodwill_rule": Expect(ADMIN, {"GET": 200, "POST": 422}),
+    # Blank parameters are refused (the kind needs them), unlike the name and kind kept from the rule.
+    "admin.goodwill_rule": Expect(ADMIN, {"GET": 200, "POST": 422}),
+    # The switch says which state it asks for; a post without it is a broken request.
+    "admin.set_goodwill_rule_active": Expect(ADMIN, {"POST": 400}),
 }
 
 

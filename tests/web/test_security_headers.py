@@ -134,6 +134,12 @@ VALID_POSTS = {
     "admin.new_user": ("admin", lambda w: {"name": "New Rep", "email": "rep-new@example.com",
                                           "role": "sales_rep", "company_id": "", "access": "password"}),
     "admin.set_active": ("admin", lambda w: {}),
+    "account.order_again": ("buyer_a", lambda w: {}),
+    "admin.new_goodwill_rule": ("admin", lambda w: {"name": "Late discount", "days": "14", "percent": "5",
+                                                    "kind": "percent_off_late_backorder"}),
+    "admin.goodwill_rule": ("admin", lambda w: {"name": "Renamed rule", "kind": "credit_missed_deadline",
+                                                "amount": "25"}),
+    "admin.set_goodwill_rule_active": ("admin", lambda w: {"active": "yes"}),
     **ADMIN_VALID_POSTS,
 }
 
@@ -210,5 +216,7 @@ def test_every_page_is_scanned_for_inline_code(app, world, client_for):
         seen |= {url for url, _ in get_pages(app, world, client_for(persona))}
     gettable = {url_of(app, rule.endpoint, world) for rule in app.url_map.iter_rules()
                 if rule.endpoint not in STATIC_ENDPOINTS and "GET" in methods_of(app, rule.endpoint)}
-    # "/" only redirects, "/healthz" answers JSON and the image is a JPEG; every other page renders.
-    assert gettable - seen == {"/", "/healthz", url_of(app, "catalog.image", world)}
+    # "/" only redirects, "/healthz" answers JSON, the image is a JPEG and the order confirmation a PDF;
+    # every other page renders.
+    assert gettable - seen == {"/", "/healthz", url_of(app, "catalog.image", world),
+                               url_of(app, "account.order_pdf", world)}

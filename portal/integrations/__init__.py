@@ -1,0 +1,1 @@
+"""Thin adapters to the outside world: PDF (WeasyPrint), Stripe, mail."""
