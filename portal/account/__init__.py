@@ -1,4 +1,4 @@
-"""The buyer's own company: profile, addresses, colleagues, password."""
+"""The buyer's own company: profile, addresses, colleagues, password; placed orders in ``orders``."""
 
 from __future__ import annotations
 

@@ -41,6 +41,8 @@ class Adjustment:
 def _late_backorder(rule: Rule, line: PlanLine, today: date) -> Decimal | None:
     if not line.backorder or line.eta is None or rule.percent is None:
         return None
+    if line.hidden and not line.late:
+        return None  # the buyer is told these units are "Available": a discount would give it away
     if (line.eta.date - today).days <= (rule.days or 0):
         return None
     return to_cents(line.unit_price * line.backorder * rule.percent / Decimal(100))
