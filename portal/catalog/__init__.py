@@ -28,7 +28,7 @@ def _price_book() -> PriceBook:
 @bp.get("/")
 @allow(*EVERYONE)
 def index():
-    return render_template("catalog/index.html", categories=catalog.categories_with_counts())
+    return render_template("catalog/index.html", categories=catalog.categories())
 
 
 def _query_from_args(category: Category | None = None) -> catalog.CatalogQuery:
@@ -48,7 +48,7 @@ def _listing(category: Category | None):
     query = _query_from_args(category)
     results = catalog.search(query, _price_book(), today())
     return render_template("catalog/search.html", query=query, results=results, category=category,
-                           categories=catalog.categories_with_counts(), vendors=catalog.vendors(),
+                           categories=catalog.categories(), vendors=catalog.vendors(),
                            sorts=catalog.SORTS)
 
 

@@ -76,13 +76,17 @@ _FTS = table("product_search", column("rowid"))
 _BM25 = "bm25(product_search, 10.0, 5.0, 1.0)"
 
 
-def _with_text(stmt: Select, terms: list[str]) -> tuple[Select, object]:
-    """Restrict to products matching every term (as a prefix); returns the rank expression."""
+def _with_text(stmt: Select, terms: list[str], name_only: bool = False) -> tuple[Select, object]:
+    """Restrict to products matching every term (as a prefix), anywhere or (``name_only``) in the SKU or
+    name; returns the rank expression."""
     if db.engine.dialect.name == "postgresql":
-        tsquery = func.to_tsquery("english", " & ".join(f"{t}:*" for t in terms))
+        weights = "AB" if name_only else ""  # A: SKU, B: name (see the generated column)
+        tsquery = func.to_tsquery("english", " & ".join(f"{t}:*{weights}" for t in terms))
         vector = literal_column("products.search_vector")
         return stmt.where(vector.op("@@")(tsquery)), func.ts_rank(vector, tsquery).desc()
     match = " ".join(f'"{t}"*' for t in terms)
+    if name_only:
+        match = f"{{sku name}} : ({match})"
     stmt = stmt.join(_FTS, _FTS.c.rowid == Product.id).where(
         text("product_search MATCH :match").bindparams(match=match))
     return stmt, literal_column(_BM25)
@@ -101,11 +105,11 @@ def orderable_clause():
                and_(Product.backorder_policy == "allow_up_to", Product.backorder_cap > on_backorder))
 
 
-def _filtered(query: CatalogQuery, terms: list[str]) -> tuple[Select, object]:
+def _filtered(query: CatalogQuery, terms: list[str], name_only: bool = False) -> tuple[Select, object]:
     stmt = select(Product.id).where(Product.active)
     rank = None
     if terms:
-        stmt, rank = _with_text(stmt, terms)
+        stmt, rank = _with_text(stmt, terms, name_only)
     if query.category_id:
         stmt = stmt.where(Product.category_id == query.category_id)
     if query.vendor_id:
@@ -120,7 +124,7 @@ def _filtered(query: CatalogQuery, terms: list[str]) -> tuple[Select, object]:
 def _ordered(stmt: Select, query: CatalogQuery, rank) -> Select:
     sort = query.sort if query.sort in SORTS else "relevance"
     if sort == "relevance" and rank is not None:
-        return stmt.order_by(rank, Product.id)
+        return stmt.order_by(rank, Product.id.desc())  # equal rank: newest first
     order = {
         "price_asc": (Product.price.asc(), Product.id), "price_desc": (Product.price.desc(), Product.id),
         "newest": (Product.id.desc(),),
@@ -128,13 +132,37 @@ def _ordered(stmt: Select, query: CatalogQuery, rank) -> Select:
     return stmt.order_by(*order)
 
 
+def _broad(query: CatalogQuery, terms: list[str], name_only: bool) -> tuple[Select, object]:
+    """For a search matching more than COUNT_CAP products: sort and page through the newest COUNT_CAP
+    matches (for "best match", those with every word in the SKU or name), streamed from the text index
+    in id order, instead of sorting every match. Ranking 100,000 matches costs more than a page
+    view may; a buyer narrows such a search with another word or a filter."""
+    stmt, rank = _filtered(query, terms, name_only)
+    newest = _FTS.c.rowid.desc() if db.engine.dialect.name == "sqlite" else Product.id.desc()
+    candidates = stmt.order_by(newest).limit(COUNT_CAP).subquery()
+    outer = select(Product.id).where(Product.id.in_(select(candidates.c.id)))
+    if db.engine.dialect.name == "sqlite":
+        rank = Product.id.desc()  # bm25 over an id list defeats FTS5; newest first among the best
+    return outer, rank
+
+
+def _page_ids(stmt: Select, rank, query: CatalogQuery, page: int) -> list[int]:
+    return list(db.session.scalars(
+        _ordered(stmt, query, rank).limit(query.per_page).offset((page - 1) * query.per_page)))
+
+
 def search(query: CatalogQuery, price_book: PriceBook, today: date) -> Results:
     terms = search_terms(query.text)
     page = min(max(query.page, 1), MAX_PAGE)
     stmt, rank = _filtered(query, terms)
     counted = db.session.scalar(select(func.count()).select_from(stmt.limit(COUNT_CAP + 1).subquery()))
-    ids = db.session.scalars(
-        _ordered(stmt, query, rank).limit(query.per_page).offset((page - 1) * query.per_page)).all()
+    if terms and counted > COUNT_CAP:
+        relevance = query.sort not in SORTS or query.sort == "relevance"
+        ids = _page_ids(*_broad(query, terms, name_only=relevance), query, page)
+        if relevance and not ids:  # every word is in descriptions only
+            ids = _page_ids(*_broad(query, terms, name_only=False), query, page)
+    else:
+        ids = _page_ids(stmt, rank, query, page)
     exact = _exact_sku(query.text) if page == 1 else None
     if exact is not None:
         ids = [exact.id, *[i for i in ids if i != exact.id]][: query.per_page]
@@ -175,11 +203,9 @@ def first_images(product_ids: list[int]) -> dict[int, ProductImage]:
     return first
 
 
-def categories_with_counts() -> list[tuple[Category, int]]:
-    counts = (select(Category, func.count(Product.id))
-              .join(Product, and_(Product.category_id == Category.id, Product.active), isouter=True)
-              .group_by(Category.id).order_by(Category.name))
-    return [(c, n) for c, n in db.session.execute(counts).all()]
+def categories() -> list[Category]:
+    """All categories by name. (No product counts: counting 500k products per page view costs seconds.)"""
+    return list(db.session.scalars(select(Category).order_by(Category.name)))
 
 
 def vendors() -> list[Vendor]:
@@ -187,8 +213,8 @@ def vendors() -> list[Vendor]:
 
 
 def alternatives(product: Product, price_book: PriceBook, today: date, limit: int = 4) -> list[Card]:
-    """Curated alternatives first, then automatic ones (same category, similar price); only products
-    in stock now, so the buyer is never offered something that cannot be ordered."""
+    """Curated alternatives first, then automatic ones (same category, nearest price within -40%/+50%);
+    only products in stock now, so the buyer is never offered something that cannot be ordered."""
     curated = list(db.session.scalars(
         select(ProductAlternative.alternative_id)
         .join(Product, Product.id == ProductAlternative.alternative_id)
@@ -196,12 +222,21 @@ def alternatives(product: Product, price_book: PriceBook, today: date, limit: in
         .order_by(ProductAlternative.position).limit(limit)))
     ids = list(curated)
     if len(ids) < limit:
-        low, high = product.price * Decimal("0.6"), product.price * Decimal("1.5")
-        automatic = db.session.scalars(
-            select(Product.id)
-            .where(Product.category_id == product.category_id, Product.id != product.id,
-                   Product.id.not_in(ids or [0]), Product.active, Product.price.between(low, high),
-                   in_stock_clause())
-            .order_by(func.abs(Product.price - product.price), Product.id).limit(limit - len(ids)))
-        ids.extend(automatic)
+        ids.extend(_nearest_by_price(product, exclude=ids, wanted=limit - len(ids)))
     return cards_for(ids, price_book, today)
+
+
+def _nearest_by_price(product: Product, exclude: list[int], wanted: int) -> list[int]:
+    """Walk the (category, price) index up and down from the product's price: a few rows each way
+    instead of sorting the whole category by distance."""
+    base = select(Product.id, Product.price).where(
+        Product.category_id == product.category_id, Product.id != product.id,
+        Product.id.not_in(exclude or [0]), Product.active, in_stock_clause())
+    above = db.session.execute(base.where(Product.price >= product.price,
+                                          Product.price <= product.price * Decimal("1.5"))
+                               .order_by(Product.price, Product.id).limit(wanted)).all()
+    below = db.session.execute(base.where(Product.price < product.price,
+                                          Product.price >= product.price * Decimal("0.6"))
+                               .order_by(Product.price.desc(), Product.id).limit(wanted)).all()
+    nearest = sorted(above + below, key=lambda row: (abs(row.price - product.price), row.id))
+    return [row.id for row in nearest[:wanted]]

@@ -159,3 +159,16 @@ def test_company_prices_apply_to_cards(any_app):
     prices = {c.product.sku: c.unit_price for c in cards}
     assert prices == {"FIX": Decimal("7.25"), "PCT": Decimal("9.00")}
     assert pct.id
+
+
+def test_a_very_broad_search_pages_through_the_newest_best_matches(any_app, monkeypatch):
+    """Past COUNT_CAP matches, results come from the newest COUNT_CAP name/SKU matches (no full ranking)."""
+    monkeypatch.setattr(catalog, "COUNT_CAP", 3)
+    for i in range(4):
+        make_product(sku=f"N-{i}", name=f"Widget {i}")
+    make_product(sku="D-1", name="Gadget", description="works with any widget")
+    results = _search(text="widget")
+    assert results.total_is_capped and results.total == 3
+    assert _skus(results) == ["N-3", "N-2", "N-1"]
+    by_price = _search(text="widget", sort="name")
+    assert len(by_price.cards) == 3 and "N-0" not in _skus(by_price)
