@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -360,6 +362,17 @@ def slowest(samples: list[Sample], k: int) -> str:
     return "\n".join(lines)
 
 
+def _commit() -> str:
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                              text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "portal", "migrations"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + (" + uncommitted changes in portal/ or migrations/" if dirty else "")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", default=DEFAULT_URL)
@@ -384,16 +397,21 @@ def main(argv: list[str] | None = None) -> None:
         for case in scenario_cases[: args.warmup]:
             bench.run_case(case)
     samples: dict[str, list[Sample]] = {}
+    loads: dict[str, str] = {}
     for scenario, scenario_cases in cases.items():
         samples[scenario] = []
+        before = os.getloadavg()[0]
         for i, case in enumerate(scenario_cases, 1):
             samples[scenario].append(bench.run_case(case))
             sys.stderr.write(f"\r{backend} {scenario:<15} {i:>4}/{len(scenario_cases)}")
             sys.stderr.flush()
         sys.stderr.write("\n")
+        loads[scenario] = f"{before:.2f} → {os.getloadavg()[0]:.2f}"
     summaries = {k: summarize(v) for k, v in samples.items()}
     print(markdown(f"{backend}", summaries))
-    print(f"\n(measured in {time.perf_counter() - started:.0f} s)")
+    print(f"\n(measured in {time.perf_counter() - started:.0f} s at commit {_commit()}; "
+          f"1-minute load average before → after each scenario: "
+          + ", ".join(f"{k} {v}" for k, v in loads.items()) + ")")
     if args.slowest:
         for scenario, scenario_samples in samples.items():
             print(f"\nSlowest {scenario}:\n{slowest(scenario_samples, args.slowest)}")

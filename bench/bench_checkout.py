@@ -1,0 +1,991 @@
+"""Checkout throughput on PostgreSQL under gunicorn, beside the raw SQL order transaction (issue 4).
+
+    .venv/bin/python bench/bench_checkout.py                      # full run, ~8 minutes
+    .venv/bin/python bench/bench_checkout.py --configs 2x8 --duration 10 --warmup 3   # quick look
+
+What it does, in one run:
+
+1. **Database**: drops and creates ``bench_checkout`` (``--database-url``), migrates it through the app
+   (``flask_migrate.upgrade``), and seeds one warehouse, 10 vendors, 4 categories, ``--buyers`` companies
+   (default 64) each with one buyer and one default ship-to address (half of them on a 5 % price list),
+   one hot SKU (``HOT-0001``, policy ``allow``, ``--hot-stock`` units on hand: it sells out part-way and
+   later orders are backordered) and ``--products`` random SKUs (default 2,000; policy ``allow``, 5,000
+   units each, 10 % with a volume break), and one active goodwill rule. Passwords use a cheap Argon2 cost.
+2. **App**: for each ``--configs`` entry ``WxT`` starts ``gunicorn -w W -k gthread --threads T`` on
+   ``bench.checkout_app:app`` (the portal's app with an ``X-Bench`` timing header, see that module) or
+   on ``--app wsgi:app``, with ``PORTAL_ENV=production`` (cookies not Secure: plain HTTP on loopback).
+3. **Load**: ``--buyers`` concurrent buyers (asyncio + aiohttp, one cookie jar each) log in once through
+   the login form, then loop: quick-order pad POST of 1-3 lines (``/cart/quick``), ``GET
+   /checkout/review`` (the one-time token and the signed fingerprint are scraped), ``POST
+   /checkout/place``. An order counts when the place POST answers 302 to ``/checkout/done/...``. A 409
+   (the review went stale: someone took the stock) is retried with the fresh token of the 409 page, as a
+   buyer would, up to 5 times. Scenario **hot**: every cart holds the hot SKU (1-3 units) plus 0-2 random
+   SKUs; **random**: 1-3 random SKUs. Only requests that start and end inside the steady-state window
+   (after ``--warmup`` s, for ``--duration`` s) count.
+4. **Floor**: the same order transaction as plain SQL on psycopg (``INSERT orders ... ON CONFLICT DO
+   NOTHING``; cart ``FOR UPDATE``; cart lines; products then stock ``FOR UPDATE`` in id order; stock
+   ``allocated`` update; order lines; order totals; outbox row; delete cart lines; ``COMMIT``) driven by
+   ``--floor-threads`` threads (default 64) against the same database and the same carts, each filling
+   its cart with the same 1-3 lines first (a separate small transaction, as the pad does).
+5. Prints a markdown report (``--markdown FILE`` too) and keeps every sample with ``--json FILE``.
+   ``--profile`` adds an unmeasured pass with the in-process sampler of ``bench/checkout_app.py`` and
+   prints where the workers' wall time goes.
+
+The database is reset between passes (orders, lines, outbox and cart lines emptied, stock un-allocated)
+and dropped at the end unless ``--keep-db``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import resource
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import psycopg  # noqa: E402
+from sqlalchemy import create_engine  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_checkout"
+SECRET_KEY = "bench-checkout-secret-key-that-is-long-enough-0123456789"  # noqa: S105
+PASSWORD = "bench-checkout-2026"  # noqa: S105
+HOT_SKU = "HOT-0001"
+TARGET_P95_MS = 300.0
+TARGET_ORDERS_PER_S = 200.0
+DATA = ROOT / "bench" / "data"
+
+_CSRF = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
+_TOKEN = re.compile(r'name="token" type="hidden" value="([^"]*)"')
+_REVIEWED = re.compile(r'name="reviewed" type="hidden" value="([^"]*)"')
+
+
+def app_environ(database_url: str) -> dict[str, str]:
+    return {
+        "PORTAL_ENV": "production",
+        "SECRET_KEY": SECRET_KEY,
+        "DATABASE_URL": database_url,
+        "SESSION_COOKIE_SECURE": "0",  # plain HTTP on loopback
+        "ARGON2_TIME_COST": "1",
+        "ARGON2_MEMORY_KIB": "1024",
+        # Logins are not what we measure; keep the failed-login budget out of the way.
+        "LOGIN_LIMIT_PER_IP": "100000 per minute",
+        "LOGIN_LIMIT_PER_ACCOUNT": "100000 per minute",
+    }
+
+
+def libpq_url(database_url: str) -> str:
+    """The SQLAlchemy URL as a libpq connection string for plain psycopg."""
+    url = make_url(database_url).set(drivername="postgresql")
+    return url.render_as_string(hide_password=False)
+
+
+# --- database ---------------------------------------------------------------------------------------
+
+
+def recreate_database(database_url: str) -> None:
+    url = make_url(database_url)
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (url.database,))
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{url.database}"')
+        conn.exec_driver_sql(f'CREATE DATABASE "{url.database}"')
+    admin.dispose()
+
+
+def drop_database(database_url: str) -> None:
+    url = make_url(database_url)
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (url.database,))
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{url.database}"')
+    admin.dispose()
+
+
+@dataclass
+class World:
+    buyers: list[dict]  # email, user_id, company_id, cart_id
+    hot_id: int
+    hot_stock: int
+    random_skus: list[tuple[int, str]]  # (product id, sku)
+
+
+def migrate_and_seed(database_url: str, n_buyers: int, n_products: int, hot_stock: int, seed: int) -> World:
+    from flask_migrate import upgrade
+
+    from portal import create_app
+    from portal.database import write_transaction
+    from portal.extensions import db
+    from portal.models import (
+        Address,
+        Cart,
+        Category,
+        Company,
+        GoodwillRule,
+        PriceBreak,
+        PriceList,
+        Product,
+        Stock,
+        StockMovement,
+        User,
+        Vendor,
+        Warehouse,
+    )
+    from portal.security import hash_password
+
+    rng = random.Random(seed)
+    app = create_app({"environ": app_environ(database_url)})
+    with app.app_context():
+        upgrade()
+        password_hash = hash_password(PASSWORD)
+        with write_transaction() as s:
+            warehouse = Warehouse(code="MAIN", name="Main warehouse")
+            vendors = [Vendor(name=f"Bench Vendor {i}", email=f"vendor{i}@bench.example",
+                              lead_time_days=rng.choice([7, 10, 14, 21, 28])) for i in range(10)]
+            categories = [Category(name=f"Bench Category {i}", slug=f"bench-category-{i}") for i in range(4)]
+            price_list = PriceList(name="Bench trade 5%", discount_percent=Decimal("5.00"))
+            s.add_all([warehouse, *vendors, *categories, price_list])
+            s.add(GoodwillRule(name="5 % off backorders more than 60 days out",
+                               kind="percent_off_late_backorder", days=60, percent=Decimal("5.00")))
+            s.flush()
+            hot = Product(sku=HOT_SKU, name="Hot item everyone wants", category_id=categories[0].id,
+                          vendor_id=vendors[0].id, price=Decimal("19.90"), backorder_policy="allow")
+            products = [hot] + [
+                Product(sku=f"R-{i:05d}", name=f"Random bench product {i}",
+                        category_id=categories[i % 4].id, vendor_id=vendors[i % 10].id,
+                        price=Decimal(rng.randint(100, 50000)) / 100, backorder_policy="allow")
+                for i in range(1, n_products + 1)]
+            s.add_all(products)
+            s.flush()
+            for product in products:
+                units = hot_stock if product is hot else 5000
+                s.add(Stock(product_id=product.id, warehouse_id=warehouse.id, on_hand=units, allocated=0))
+                s.add(StockMovement(product_id=product.id, warehouse_id=warehouse.id, quantity=units,
+                                    kind="initial", reason="bench set-up"))
+                if product is not hot and rng.random() < 0.1:
+                    s.add(PriceBreak(product_id=product.id, min_quantity=3, percent_off=Decimal("4.00")))
+            buyers = []
+            for i in range(n_buyers):
+                company = Company(name=f"Bench Buyer {i:03d}", account_number=f"B{i:05d}",
+                                  price_list_id=price_list.id if i % 2 else None, credit_limit=Decimal("1e9"))
+                s.add(company)
+                s.flush()
+                address = Address(company_id=company.id, label="Main", line1=f"{i} Bench Street",
+                                  city="Springfield", postal_code="12345", country="US",
+                                  is_default_shipping=True)
+                user = User(email=f"buyer{i:03d}@bench.example", name=f"Bench Buyer {i}", role="buyer",
+                            company_id=company.id, password_hash=password_hash)
+                s.add_all([address, user])
+                s.flush()
+                cart = Cart(user_id=user.id, company_id=company.id, ship_to_id=address.id)
+                s.add(cart)
+                s.flush()
+                buyers.append({"email": user.email, "user_id": user.id, "company_id": company.id,
+                               "cart_id": cart.id})
+            world = World(buyers, hot.id, hot_stock, [(p.id, p.sku) for p in products[1:]])
+        db.session.remove()
+        db.engine.dispose()
+    return world
+
+
+RESET_SQL = """
+TRUNCATE order_adjustments, order_lines, orders, outbox_messages, cart_lines RESTART IDENTITY;
+UPDATE stock SET allocated = 0 WHERE allocated <> 0;
+UPDATE carts SET po_reference = '', need_by = NULL;
+"""
+
+
+def reset(conninfo: str) -> None:
+    """Empty orders and carts and un-allocate stock (on_hand and its ledger are untouched)."""
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(RESET_SQL)
+        conn.execute("VACUUM ANALYZE")
+        conn.execute("CHECKPOINT")
+
+
+def check_invariants(conninfo: str, hot_id: int) -> dict:
+    """After a pass: stock never negative or over-allocated, every line adds up, allocations match."""
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        bad_stock = conn.execute(
+            "SELECT count(*) FROM stock WHERE allocated < 0 OR allocated > on_hand OR on_hand < 0").fetchone()[0]
+        bad_lines = conn.execute(
+            "SELECT count(*) FROM order_lines WHERE quantity <> allocated + backordered + shipped + cancelled"
+        ).fetchone()[0]
+        mismatch = conn.execute("""
+            SELECT count(*) FROM (
+              SELECT s.product_id, sum(s.allocated) AS a,
+                     coalesce((SELECT sum(allocated) FROM order_lines l WHERE l.product_id = s.product_id), 0) AS b
+              FROM stock s GROUP BY s.product_id) x WHERE a <> b""").fetchone()[0]
+        orders, lines = conn.execute("SELECT (SELECT count(*) FROM orders), (SELECT count(*) FROM order_lines)"
+                                     ).fetchone()
+        outbox = conn.execute("SELECT count(*) FROM outbox_messages").fetchone()[0]
+        hot = conn.execute("SELECT coalesce(sum(allocated), 0), coalesce(sum(backordered), 0) FROM order_lines"
+                           " WHERE product_id = %s", (hot_id,)).fetchone()
+        sold_out = conn.execute(
+            "SELECT min(o.placed_at) FROM orders o JOIN order_lines l ON l.order_id = o.id"
+            " WHERE l.product_id = %s AND l.backordered > 0", (hot_id,)).fetchone()[0]
+    return {"bad_stock_rows": bad_stock, "bad_lines": bad_lines, "allocation_mismatch_products": mismatch,
+            "orders": orders, "order_lines": lines, "outbox": outbox, "hot_allocated": int(hot[0]),
+            "hot_backordered": int(hot[1]),
+            "hot_sold_out_at": sold_out.timestamp() if sold_out else None}
+
+
+# --- CPU accounting ---------------------------------------------------------------------------------
+
+CLK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_stat(pid: int) -> tuple[str, int, float] | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    comm = raw[raw.index("(") + 1:raw.rindex(")")]
+    rest = raw[raw.rindex(")") + 2:].split()
+    ppid, utime, stime = int(rest[1]), int(rest[11]), int(rest[12])
+    return comm, ppid, (utime + stime) / CLK
+
+
+def cpu_snapshot(gunicorn_master: int | None) -> dict:
+    procs = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            found = _proc_stat(int(entry))
+            if found:
+                procs[int(entry)] = found
+    total = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    jiffies = [int(x) for x in total]
+    idle = jiffies[3] + jiffies[4]
+    return {"procs": procs, "busy": (sum(jiffies) - idle) / CLK, "all": sum(jiffies) / CLK,
+            "master": gunicorn_master, "self": resource.getrusage(resource.RUSAGE_SELF)}
+
+
+def cpu_delta(before: dict, after: dict, seconds: float) -> dict:
+    """Cores used over the window: gunicorn workers, postgres backends, this process (load), the rest."""
+    def used(pid_filter) -> float:
+        total = 0.0
+        for pid, (comm, ppid, cpu) in after["procs"].items():
+            if pid_filter(pid, comm, ppid):
+                old = before["procs"].get(pid)
+                total += cpu - (old[2] if old and old[0] == comm else 0.0)
+        return total / seconds
+
+    master = after["master"]
+    app = used(lambda pid, comm, ppid: master is not None and (pid == master or ppid == master))
+    pg = used(lambda pid, comm, ppid: comm.startswith("postgres"))
+    me_b, me_a = before["self"], after["self"]
+    load = (me_a.ru_utime + me_a.ru_stime - me_b.ru_utime - me_b.ru_stime) / seconds
+    busy = (after["busy"] - before["busy"]) / seconds
+    cores = os.cpu_count() or 1
+    return {"app": app, "postgres": pg, "loadgen": load, "machine_busy": busy,
+            "other": max(busy - app - pg - load, 0.0), "cores": cores}
+
+
+# --- statistics -------------------------------------------------------------------------------------
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    data = sorted(values)
+    k = (len(data) - 1) * p / 100
+    lo = int(k)
+    hi = min(lo + 1, len(data) - 1)
+    return data[lo] + (data[hi] - data[lo]) * (k - lo)
+
+
+def parse_bench_header(value: str | None) -> dict[str, float]:
+    if not value:
+        return {}
+    out = {}
+    for part in value.split(","):
+        key, _, number = part.partition("=")
+        try:
+            out[key] = float(number)
+        except ValueError:
+            pass
+    return out
+
+
+# --- the load generator (app) -----------------------------------------------------------------------
+
+
+@dataclass
+class Sample:
+    kind: str  # add | review | place | cycle | login
+    start: float
+    end: float
+    status: int
+    server: dict = field(default_factory=dict)
+    lines: int = 0
+    outcome: str = ""  # place: ordered | outdated | error; cycle: ordered | failed
+
+    @property
+    def ms(self) -> float:
+        return (self.end - self.start) * 1000
+
+
+def cart_for(rng: random.Random, scenario: str, world: World) -> list[tuple[str, int]]:
+    n_random = rng.randint(0, 2) if scenario == "hot" else rng.randint(1, 3)
+    chosen = rng.sample(world.random_skus, n_random)
+    lines = [(sku, rng.randint(1, 5)) for _, sku in chosen]
+    if scenario == "hot":
+        lines.insert(rng.randint(0, len(lines)), (HOT_SKU, rng.randint(1, 3)))
+    return lines
+
+
+async def run_load(base: str, world: World, scenario: str, warmup: float, duration: float, seed: int,
+                   errors: list[str], on_start=None) -> tuple[list[Sample], dict]:
+    import aiohttp
+
+    samples: list[Sample] = []
+    connector = aiohttp.TCPConnector(limit=0, force_close=False)
+    timeout = aiohttp.ClientTimeout(total=60)
+    stop_at = {"t": float("inf")}
+    lags: list[float] = []
+
+    def note_error(what: str, status: int, body: str) -> None:
+        if len(errors) < 40:
+            text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body))[:300]
+            errors.append(f"{scenario} {what} -> {status}: {text}")
+
+    async def login(session, buyer) -> str:
+        async with session.get(f"{base}/login") as r:
+            page = await r.text()
+        token = _CSRF.search(page).group(1)
+        t0 = time.time()
+        async with session.post(f"{base}/login", data={"csrf_token": token, "email": buyer["email"],
+                                                        "password": PASSWORD}, allow_redirects=False) as r:
+            await r.read()
+            if r.status != 302:
+                raise RuntimeError(f"login failed for {buyer['email']}: {r.status}")
+        samples.append(Sample("login", t0, time.time(), r.status))
+        async with session.get(f"{base}/cart/quick") as r:  # the session was renewed: a fresh CSRF token
+            page = await r.text()
+        return _CSRF.search(page).group(1)
+
+    async def buyer_loop(index: int, buyer: dict, ready: asyncio.Event, started: list) -> None:
+        rng = random.Random(seed * 1000 + index)
+        jar = aiohttp.CookieJar(unsafe=True)
+        async with aiohttp.ClientSession(connector=connector, connector_owner=False, cookie_jar=jar,
+                                         timeout=timeout) as session:
+            csrf = await login(session, buyer)
+            started.append(index)
+            await ready.wait()
+            while time.time() < stop_at["t"]:
+                lines = cart_for(rng, scenario, world)
+                c0 = time.time()
+                text = "\n".join(f"{sku}, {qty}" for sku, qty in lines)
+                async with session.post(f"{base}/cart/quick", data={"csrf_token": csrf, "text": text},
+                                        allow_redirects=False) as r:
+                    body = await r.text()
+                    samples.append(Sample("add", c0, time.time(), r.status,
+                                          parse_bench_header(r.headers.get("X-Bench")), len(lines)))
+                if r.status != 302:
+                    note_error("POST /cart/quick", r.status, body)
+                    continue
+                t0 = time.time()
+                async with session.get(f"{base}/checkout/review") as r:
+                    page = await r.text()
+                    samples.append(Sample("review", t0, time.time(), r.status,
+                                          parse_bench_header(r.headers.get("X-Bench")), len(lines)))
+                token, reviewed = _TOKEN.search(page), _REVIEWED.search(page)
+                if r.status != 200 or not token or not reviewed:
+                    note_error("GET /checkout/review (no place form)", r.status, page)
+                    await asyncio.sleep(0.5)
+                    continue
+                outcome = "failed"
+                for _attempt in range(6):
+                    t0 = time.time()
+                    async with session.post(f"{base}/checkout/place", allow_redirects=False, data={
+                            "csrf_token": csrf, "token": token.group(1), "reviewed": reviewed.group(1)}) as r:
+                        body = await r.text()
+                        location = r.headers.get("Location", "")
+                        server = parse_bench_header(r.headers.get("X-Bench"))
+                    if r.status == 302 and "/checkout/done/" in location:
+                        samples.append(Sample("place", t0, time.time(), r.status, server, len(lines), "ordered"))
+                        outcome = "ordered"
+                        break
+                    if r.status == 409:
+                        samples.append(Sample("place", t0, time.time(), r.status, server, len(lines), "outdated"))
+                        token, reviewed = _TOKEN.search(body), _REVIEWED.search(body)
+                        if token and reviewed:
+                            continue
+                    samples.append(Sample("place", t0, time.time(), r.status, server, len(lines), "error"))
+                    note_error("POST /checkout/place", r.status, body)
+                    break
+                samples.append(Sample("cycle", c0, time.time(), 0, {}, len(lines), outcome))
+
+    async def lag_probe() -> None:
+        while time.time() < stop_at["t"]:
+            t = time.perf_counter()
+            await asyncio.sleep(0.01)
+            lags.append((time.perf_counter() - t - 0.01) * 1000)
+
+    ready, started = asyncio.Event(), []
+    tasks = [asyncio.create_task(buyer_loop(i, b, ready, started)) for i, b in enumerate(world.buyers)]
+    while len(started) < len(world.buyers):
+        await asyncio.sleep(0.05)
+        failed = [t for t in tasks if t.done() and t.exception()]
+        if failed:
+            raise failed[0].exception()
+    t_start = time.time()
+    stop_at["t"] = t_start + warmup + duration
+    if on_start:
+        on_start(t_start)
+    ready.set()
+    probe = asyncio.create_task(lag_probe())
+    await asyncio.gather(*tasks, probe)
+    await connector.close()
+    return samples, {"t_start": t_start, "window": (t_start + warmup, t_start + warmup + duration),
+                     "loop_lag_p50_ms": pct(lags, 50), "loop_lag_p95_ms": pct(lags, 95)}
+
+
+def summarise_app(samples: list[Sample], window: tuple[float, float], duration: float,
+                  sold_out_at: float | None) -> dict:
+    w0, w1 = window
+    inside = [s for s in samples if w0 <= s.start and s.end <= w1]
+
+    def of(kind, outcome=None):
+        return [s for s in inside if s.kind == kind and (outcome is None or s.outcome == outcome)]
+
+    places, ordered, cycles = of("place"), of("place", "ordered"), of("cycle", "ordered")
+    out = {
+        "orders": len(ordered),
+        "orders_per_s": len([s for s in samples if s.kind == "place" and s.outcome == "ordered"
+                             and w0 <= s.end < w1]) / duration,
+        "place_attempts": len(places),
+        "outdated_409": len(of("place", "outdated")),
+        "place_ms": {p: pct([s.ms for s in places], p) for p in (50, 95, 99, 100)},
+        "ordered_place_ms": {p: pct([s.ms for s in ordered], p) for p in (50, 95, 99)},
+        "cycle_ms": {p: pct([s.ms for s in cycles], p) for p in (50, 95, 99)},
+        "add_ms": {p: pct([s.ms for s in of("add")], p) for p in (50, 95, 99)},
+        "review_ms": {p: pct([s.ms for s in of("review")], p) for p in (50, 95, 99)},
+        "requests": len([s for s in inside if s.kind in ("add", "review", "place")]),
+        "non_2xx_3xx": {},
+    }
+    for s in inside:
+        if s.kind in ("add", "review", "place") and not (200 <= s.status < 400):
+            key = f"{s.kind} {s.status}"
+            out["non_2xx_3xx"][key] = out["non_2xx_3xx"].get(key, 0) + 1
+    server = {}
+    for kind in ("add", "review", "place"):
+        rows = [s.server for s in of(kind, "ordered" if kind == "place" else None) if s.server]
+        keys = sorted({k for r in rows for k in r})
+        server[kind] = {k: {p: pct([r[k] for r in rows if k in r], p) for p in (50, 95)} for k in keys}
+    out["server"] = server
+    by_lines = {}
+    for n in (1, 2, 3):
+        rows = [s.server.get("n", 0) for s in ordered if s.lines == n and s.server]
+        if rows:
+            by_lines[n] = {"statements_p50": pct(rows, 50), "place_ms_p50": pct([s.ms for s in ordered
+                                                                                if s.lines == n], 50)}
+    out["by_lines"] = by_lines
+    if sold_out_at:
+        before = [s.ms for s in places if s.end < sold_out_at]
+        after = [s.ms for s in places if s.start > sold_out_at]
+        out["hot_phases"] = {"sold_out_after_s": sold_out_at - (w0 - 0),
+                             "in_stock": {"n": len(before), "p50": pct(before, 50), "p95": pct(before, 95)},
+                             "backordered": {"n": len(after), "p50": pct(after, 50), "p95": pct(after, 95)}}
+    # Throughput over time (one bucket per 5 s), to see drift as the backorder queue grows.
+    buckets = {}
+    for s in samples:
+        if s.kind == "place" and s.outcome == "ordered" and w0 <= s.end < w1:
+            b = int((s.end - w0) // 5)
+            buckets.setdefault(b, []).append(s.ms)
+    out["timeline"] = [{"t": b * 5, "orders_per_s": len(v) / 5, "p95": pct(v, 95)} for b, v in
+                       sorted(buckets.items())]
+    return out
+
+
+# --- gunicorn ---------------------------------------------------------------------------------------
+
+
+class Gunicorn:
+    def __init__(self, app_path: str, workers: int, threads: int, port: int, database_url: str,
+                 profile_dir: Path | None = None):
+        env = {**os.environ, **app_environ(database_url)}
+        env["PYTHONPATH"] = str(ROOT)
+        if profile_dir:
+            env["BENCH_PROFILE_DIR"] = str(profile_dir)
+        DATA.mkdir(parents=True, exist_ok=True)
+        self.log = open(DATA / f"gunicorn-{workers}x{threads}.log", "w")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [str(ROOT / ".venv" / "bin" / "gunicorn"), "-w", str(workers), "-k", "gthread", "--threads",
+             str(threads), "-b", f"127.0.0.1:{port}", "--backlog", "2048", "--keep-alive", "30", app_path],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.base = f"http://127.0.0.1:{port}"
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        import urllib.request
+
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {self.proc.returncode}; see {self.log.name}")
+            try:
+                with urllib.request.urlopen(f"{self.base}/login", timeout=2) as r:  # noqa: S310
+                    if r.status == 200:
+                        time.sleep(1.0)  # let every worker finish importing
+                        return
+            except OSError:
+                time.sleep(0.3)
+        raise RuntimeError("gunicorn did not come up")
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+# --- the raw SQL floor ------------------------------------------------------------------------------
+
+FLOOR_ADD = ("INSERT INTO cart_lines (cart_id, product_id, quantity, accept_late) VALUES (%s, %s, %s, false)"
+             " ON CONFLICT (cart_id, product_id) DO UPDATE SET quantity = cart_lines.quantity + excluded.quantity")
+
+
+def floor_order(conn: psycopg.Connection, buyer: dict, token: str, today) -> tuple[bool, int]:
+    """The order transaction in plain SQL. Returns (ordered, statements)."""
+    n = 0
+    with conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO orders (number, checkout_token, company_id, placed_by_id, placed_at, status,"
+            " po_reference, shipping_preference, payment_method, ship_to_text, subtotal, adjustments_total,"
+            " total) VALUES (%s, %s, %s, %s, now(), 'open', '', 'ship_partial', 'on_account', '', 0, 0, 0)"
+            " ON CONFLICT (checkout_token) DO NOTHING RETURNING id",
+            (f"T{token[:19]}", token, buyer["company_id"], buyer["user_id"]))
+        n += 1
+        row = cur.fetchone()
+        if row is None:
+            conn.rollback()
+            return False, n
+        order_id = row[0]
+        cur.execute("SELECT c.id, c.po_reference, c.need_by, a.label, a.line1, a.city FROM carts c"
+                    " LEFT JOIN addresses a ON a.id = c.ship_to_id WHERE c.user_id = %s AND c.company_id = %s"
+                    " FOR UPDATE OF c", (buyer["user_id"], buyer["company_id"]))
+        cart_id, po_ref, need_by, label, line1, city = cur.fetchone()
+        cur.execute("SELECT product_id, quantity FROM cart_lines WHERE cart_id = %s ORDER BY product_id",
+                    (cart_id,))
+        wanted = dict(cur.fetchall())
+        n += 2
+        ids = sorted(wanted)
+        cur.execute("SELECT id, sku, name, price, backorder_policy FROM products WHERE id = ANY(%s)"
+                    " ORDER BY id FOR UPDATE", (ids,))
+        products = {r[0]: r for r in cur.fetchall()}
+        cur.execute("SELECT id, product_id, on_hand, allocated FROM stock WHERE product_id = ANY(%s)"
+                    " ORDER BY product_id, warehouse_id FOR UPDATE", (ids,))
+        stocks = cur.fetchall()
+        n += 2
+        takes, lines, subtotal = [], [], Decimal("0.00")
+        for pid in ids:
+            need = wanted[pid]
+            allocated = 0
+            for sid, spid, on_hand, alloc in stocks:
+                if spid == pid and need > 0:
+                    take = min(need, on_hand - alloc)
+                    if take > 0:
+                        takes.append((sid, take))
+                        need -= take
+                        allocated += take
+            _, sku, name, price, _policy = products[pid]
+            total = (price * wanted[pid]).quantize(Decimal("0.01"))
+            subtotal += total
+            lines.append((order_id, pid, sku, name, wanted[pid], allocated, wanted[pid] - allocated, price, total,
+                          today if need else None, need_by))
+        if takes:
+            cur.execute("UPDATE stock SET allocated = stock.allocated + v.take FROM"
+                        " (SELECT unnest(%s::int[]) AS id, unnest(%s::int[]) AS take) v WHERE stock.id = v.id",
+                        ([t[0] for t in takes], [t[1] for t in takes]))
+            n += 1
+        cur.executemany(
+            "INSERT INTO order_lines (order_id, product_id, sku, name, quantity, allocated, backordered, shipped,"
+            " cancelled, unit_price, line_total, eta, eta_estimated, need_by, accepted_late, backorder_hidden)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, 0, 0, %s, %s, %s, false, %s, false, false)", lines)
+        n += 1  # psycopg 3 sends an executemany as one pipeline
+        cur.execute("UPDATE orders SET number = %s, po_reference = %s, need_by = %s, ship_to_text = %s,"
+                    " subtotal = %s, total = %s WHERE id = %s",
+                    (f"SO-{order_id:05d}", po_ref, need_by, f"{label}: {line1}, {city}", subtotal, subtotal,
+                     order_id))
+        payload = json.dumps({"order_number": f"SO-{order_id:05d}", "lines": [
+            {"sku": line[2], "quantity": line[4], "allocated": line[5], "backordered": line[6]} for line in lines]})
+        cur.execute("INSERT INTO outbox_messages (topic, recipient_user_id, recipient_email, payload, created_at,"
+                    " available_at, attempts, last_error) VALUES ('order_confirmed', %s, %s, %s, now(), now(), 0, '')",
+                    (buyer["user_id"], buyer["email"], payload))
+        cur.execute("DELETE FROM cart_lines WHERE cart_id = %s", (cart_id,))
+        cur.execute("UPDATE carts SET po_reference = '', need_by = NULL WHERE id = %s", (cart_id,))
+        n += 4
+    conn.commit()
+    return True, n + 1
+
+
+def run_floor(conninfo: str, world: World, scenario: str, threads: int, warmup: float, duration: float,
+              seed: int) -> tuple[dict, list[tuple[float, float, int]]]:
+    from datetime import date
+
+    today = date.today()
+    sku_to_id = {sku: pid for pid, sku in world.random_skus}
+    sku_to_id[HOT_SKU] = world.hot_id
+    results: list[tuple[float, float, int]] = []  # (start, end, statements) of order transactions
+    cycles: list[tuple[float, float]] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    start_evt = threading.Barrier(threads + 1)
+    stop_at = {"t": float("inf")}
+
+    def worker(index: int) -> None:
+        buyer = world.buyers[index % len(world.buyers)]
+        rng = random.Random(seed * 7919 + index)
+        local, local_cycles = [], []
+        with psycopg.connect(conninfo) as conn:
+            start_evt.wait()
+            while time.time() < stop_at["t"]:
+                lines = cart_for(rng, scenario, world)
+                c0 = time.time()
+                try:
+                    with conn.cursor() as cur:
+                        cur.executemany(FLOOR_ADD, [(buyer["cart_id"], sku_to_id[sku], qty) for sku, qty in lines])
+                    conn.commit()
+                    t0 = time.time()
+                    ok, n = floor_order(conn, buyer, uuid.uuid4().hex, today)
+                    t1 = time.time()
+                except psycopg.Error as exc:
+                    conn.rollback()
+                    if len(errors) < 10:
+                        errors.append(repr(exc))
+                    continue
+                if ok:
+                    local.append((t0, t1, n))
+                    local_cycles.append((c0, t1))
+        with lock:
+            results.extend(local)
+            cycles.extend(local_cycles)
+
+    pool = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
+    for t in pool:
+        t.start()
+    start_evt.wait()
+    t_start = time.time()
+    stop_at["t"] = t_start + warmup + duration
+    w0, w1 = t_start + warmup, t_start + warmup + duration
+    time.sleep(warmup)
+    cpu0 = cpu_snapshot(None)
+    time.sleep(duration)
+    cpu1 = cpu_snapshot(None)
+    for t in pool:
+        t.join()
+    inside = [(s, e, n) for s, e, n in results if w0 <= s and e <= w1]
+    ms = [(e - s) * 1000 for s, e, _ in inside]
+    return {
+        "orders_per_s": len([1 for s, e, _ in results if w0 <= e < w1]) / duration,
+        "tx_ms": {p: pct(ms, p) for p in (50, 95, 99, 100)},
+        "cycle_ms": {p: pct([(e - s) * 1000 for s, e in cycles if w0 <= s and e <= w1], p) for p in (50, 95)},
+        "statements": pct([n for _, _, n in inside], 50),
+        "errors": errors,
+        "cpu": cpu_delta(cpu0, cpu1, duration),
+    }, inside
+
+
+# --- profile summary --------------------------------------------------------------------------------
+
+
+def summarise_profile(directory: Path) -> dict:
+    from collections import Counter
+
+    leaf, inclusive, package, samples = Counter(), Counter(), Counter(), 0
+    for path in directory.glob("profile-*.json"):
+        data = json.loads(path.read_text())
+        samples += data["samples"]
+        leaf.update(dict(data["leaf"]))
+        inclusive.update(dict(data["inclusive"]))
+        package.update(dict(data["package"]))
+    return {"samples": samples, "package": package.most_common(20), "leaf": leaf.most_common(25),
+            "inclusive": inclusive.most_common(80)}
+
+
+# --- report -----------------------------------------------------------------------------------------
+
+
+def f(v: float, digits: int = 0) -> str:
+    if v != v:  # NaN
+        return "–"
+    return f"{v:,.{digits}f}"
+
+
+def machine_facts() -> dict:
+    mem = next(line for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal"))
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), "?")
+    with psycopg.connect("dbname=postgres user=postgres host=127.0.0.1", autocommit=True) as conn:
+        pg = {k: conn.execute(f"SHOW {k}").fetchone()[0] for k in
+              ("server_version", "shared_buffers", "synchronous_commit", "max_connections")}
+    return {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "nproc": os.cpu_count(),
+            "ram_gib": round(int(mem.split()[1]) / 1024 / 1024, 1), "cpu": model,
+            "load_before": os.getloadavg(), "python": sys.version.split()[0], "postgres": pg}
+
+
+def report(facts: dict, args, app_results: dict, floor_results: dict, profile: dict | None,
+           best: str) -> str:
+    out = []
+    out.append(f"Run {facts['date']} · {facts['nproc']} cores ({facts['cpu']}) · {facts['ram_gib']} GiB RAM · "
+               f"load average before the run {', '.join(f'{x:.2f}' for x in facts['load_before'])} · "
+               f"Python {facts['python']} · PostgreSQL {facts['postgres']['server_version']} "
+               f"(shared_buffers {facts['postgres']['shared_buffers']}, synchronous_commit "
+               f"{facts['postgres']['synchronous_commit']}) · {args.buyers} buyers · {args.products:,} random SKUs "
+               f"+ 1 hot SKU ({args.hot_stock:,} units, policy allow) · steady state {args.duration:.0f} s after "
+               f"{args.warmup:.0f} s warm-up · app `{args.app}`, `PORTAL_ENV=production`.")
+    out.append("")
+    out.append("**Place POST through HTTP** (client-side latency of `POST /checkout/place`, every attempt "
+               "incl. 409 retries; orders/s = place POSTs answered 302 to the confirmation in the window)")
+    out.append("")
+    out.append("| gunicorn | scenario | orders/s | place p50 | p95 | p99 | max | 409 retries | non-2xx/3xx |"
+               " cycle p50 | cycle p95 | add p95 | review p95 | CPU app / pg / load gen / machine busy |")
+    out.append("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|")
+    for (cfg, scenario), r in app_results.items():
+        c = r["cpu"]
+        bad = ", ".join(f"{k}: {v}" for k, v in r["non_2xx_3xx"].items()) or "0"
+        out.append(f"| {cfg}{' **(best)**' if cfg == best else ''} | {scenario} | {f(r['orders_per_s'], 1)} | "
+                   f"{f(r['place_ms'][50])} | {f(r['place_ms'][95])} | {f(r['place_ms'][99])} | "
+                   f"{f(r['place_ms'][100])} | {r['outdated_409']} | {bad} | {f(r['cycle_ms'][50])} | "
+                   f"{f(r['cycle_ms'][95])} | {f(r['add_ms'][95])} | {f(r['review_ms'][95])} | "
+                   f"{c['app']:.2f} / {c['postgres']:.2f} / {c['loadgen']:.2f} / {c['machine_busy']:.2f} of "
+                   f"{c['cores']} |")
+    out.append("")
+    out.append(f"**Raw SQL floor** (psycopg, {args.floor_threads} threads, same database and carts; order "
+               "transaction only, each preceded by its own cart-fill transaction)")
+    out.append("")
+    out.append("| scenario | orders/s | tx p50 | tx p95 | tx p99 | cycle p95 | statements/tx | "
+               "CPU pg / client / machine busy |")
+    out.append("|---|--:|--:|--:|--:|--:|--:|---|")
+    for scenario, r in floor_results.items():
+        c = r["cpu"]
+        out.append(f"| {scenario} | {f(r['orders_per_s'], 1)} | {f(r['tx_ms'][50], 1)} | {f(r['tx_ms'][95], 1)} | "
+                   f"{f(r['tx_ms'][99], 1)} | {f(r['cycle_ms'][95], 1)} | {f(r['statements'])} | "
+                   f"{c['postgres']:.2f} / {c['loadgen']:.2f} / {c['machine_busy']:.2f} |")
+    out.append("")
+    out.append(f"**Where a place POST's time goes** (server side, `X-Bench` header, gunicorn {best}; "
+               "ms p50 / p95 of successful places)")
+    out.append("")
+    out.append("| scenario | client | server total | pre (session, CSRF, form) | token claim | lock wait | "
+               "lock held → commit | post | SQL incl. waits | statements |")
+    out.append("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+    for (cfg, scenario), r in app_results.items():
+        if cfg != best:
+            continue
+        s = r["server"].get("place", {})
+
+        def pp(k, s=s):
+            v = s.get(k)
+            return f"{f(v[50], 1)} / {f(v[95], 1)}" if v else "–"
+        out.append(f"| {scenario} | {f(r['ordered_place_ms'][50], 1)} / {f(r['ordered_place_ms'][95], 1)} | "
+                   f"{pp('total')} | {pp('pre')} | {pp('claim')} | {pp('wait')} | {pp('hold')} | {pp('post')} | "
+                   f"{pp('sql')} | {pp('n')} |")
+    out.append("")
+    out.append("| scenario | add: server / SQL / stmts (p50) | review: server / SQL / stmts (p50) | "
+               "place stmts by cart lines 1 / 2 / 3 | hot SKU | event-loop lag p95 |")
+    out.append("|---|---|---|---|---|--:|")
+    for (cfg, scenario), r in app_results.items():
+        if cfg != best:
+            continue
+        a, v = r["server"].get("add", {}), r["server"].get("review", {})
+
+        def trio(s):
+            return " / ".join(f(s[k][50], 1) if k in s else "–" for k in ("total", "sql", "n"))
+        lines = " / ".join(f(r["by_lines"].get(n, {}).get("statements_p50", float("nan"))) for n in (1, 2, 3))
+        hot = "–"
+        if "hot_phases" in r:
+            h = r["hot_phases"]
+            hot = (f"sold out after {h['sold_out_after_s']:.0f} s of the window; place p95 in stock "
+                   f"{f(h['in_stock']['p95'])} ms (n={h['in_stock']['n']}), backordered "
+                   f"{f(h['backordered']['p95'])} ms (n={h['backordered']['n']})")
+        out.append(f"| {scenario} | {trio(a)} | {trio(v)} | {lines} | {hot} | {f(r['loop_lag_p95_ms'], 1)} ms |")
+    out.append("")
+    best_rows = {s: r for (cfg, s), r in app_results.items() if cfg == best}
+    out.append("**Targets** (p95 of the place POST ≤ 300 ms and ≥ 200 orders/s, best gunicorn setting):")
+    out.append("")
+    for scenario, r in best_rows.items():
+        p95_ok = r["place_ms"][95] <= TARGET_P95_MS
+        tput_ok = r["orders_per_s"] >= TARGET_ORDERS_PER_S
+        out.append(f"- {scenario}: p95 {f(r['place_ms'][95])} ms — {'met' if p95_ok else '**missed**'}; "
+                   f"{f(r['orders_per_s'], 1)} orders/s — {'met' if tput_ok else '**missed**'} "
+                   f"(floor {f(floor_results.get(scenario, {}).get('orders_per_s', float('nan')), 1)} orders/s).")
+    if profile:
+        out.append("")
+        out.append(f"**Profile** (wall-clock samples of request threads, {profile['scenario']} scenario, "
+                   f"{profile['samples']:,} samples; share by package of the innermost frame):")
+        out.append("")
+        total = max(profile["samples"], 1)
+        out.append(", ".join(f"{name} {count / total:.0%}" for name, count in profile["package"][:14]))
+        out.append("")
+        out.append("Inclusive share of selected functions:")
+        out.append("")
+        for name, count in profile["inclusive"]:
+            if any(k in name for k in ("portal/", "render_template", "flask_login", "csrf", "dumps", "loads",
+                                       "_execute", "commit", "flush")):
+                out.append(f"- {count / total:.0%} `{name}`")
+    return "\n".join(out)
+
+
+# --- main -------------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", default=DEFAULT_URL)
+    parser.add_argument("--buyers", type=int, default=64)
+    parser.add_argument("--products", type=int, default=2000)
+    parser.add_argument("--hot-stock", type=int, default=6000)
+    parser.add_argument("--configs", default="2x8,4x4,4x8", help="gunicorn WORKERSxTHREADS, comma separated")
+    parser.add_argument("--scenarios", default="hot,random")
+    parser.add_argument("--app", default="bench.checkout_app:app")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--warmup", type=float, default=5.0)
+    parser.add_argument("--duration", type=float, default=30.0)
+    parser.add_argument("--floor-threads", type=int, default=64)
+    parser.add_argument("--no-floor", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="add an unmeasured, sampled pass (best config)")
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--markdown", type=Path)
+    args = parser.parse_args()
+
+    facts = machine_facts()
+    print(f"load average {facts['load_before']}", file=sys.stderr)
+    conninfo = libpq_url(args.database_url)
+    recreate_database(args.database_url)
+    t = time.time()
+    world = migrate_and_seed(args.database_url, args.buyers, args.products, args.hot_stock, args.seed)
+    print(f"migrated and seeded in {time.time() - t:.1f} s", file=sys.stderr)
+
+    scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    app_results: dict[tuple[str, str], dict] = {}
+    raw: dict = {"facts": facts, "args": {k: str(v) for k, v in vars(args).items()}, "app": {}, "floor": {}}
+    for cfg in [c.strip() for c in args.configs.split(",") if c.strip()]:
+        workers, threads = (int(x) for x in cfg.split("x"))
+        server = Gunicorn(args.app, workers, threads, args.port, args.database_url)
+        try:
+            for scenario in scenarios:
+                reset(conninfo)
+                errors: list[str] = []
+                print(f"{cfg} {scenario}: running ...", file=sys.stderr)
+                samples, meta = asyncio.run(_with_cpu(server, world, scenario, args, errors))
+                inv = check_invariants(conninfo, world.hot_id)
+                summary = summarise_app(samples, meta["window"], args.duration,
+                                        inv["hot_sold_out_at"] if scenario == "hot" else None)
+                summary.update(cpu=meta["cpu"], invariants=inv, errors=errors,
+                               loop_lag_p95_ms=meta["loop_lag_p95_ms"])
+                app_results[(cfg, scenario)] = summary
+                raw["app"][f"{cfg} {scenario}"] = {"summary": summary,
+                                                   "samples": [asdict(s) for s in samples]}
+                print(f"{cfg} {scenario}: {summary['orders_per_s']:.1f} orders/s, place p95 "
+                      f"{summary['place_ms'][95]:.0f} ms, cycle p95 {summary['cycle_ms'][95]:.0f} ms, "
+                      f"409s {summary['outdated_409']}, bad {summary['non_2xx_3xx']}, cpu "
+                      f"{ {k: round(v, 2) for k, v in meta['cpu'].items()} }, invariants {inv}", file=sys.stderr)
+                for line in errors[:5]:
+                    print("   ", line, file=sys.stderr)
+        finally:
+            server.stop()
+
+    # the best setting: highest orders/s summed over the scenarios
+    totals: dict[str, float] = {}
+    for (cfg, _), r in app_results.items():
+        totals[cfg] = totals.get(cfg, 0.0) + r["orders_per_s"]
+    best = max(totals, key=totals.get) if totals else ""
+
+    floor_results = {}
+    if not args.no_floor:
+        for scenario in scenarios:
+            reset(conninfo)
+            print(f"floor {scenario}: running ...", file=sys.stderr)
+            result, samples = run_floor(conninfo, world, scenario, args.floor_threads, args.warmup, args.duration,
+                                        args.seed)
+            result["invariants"] = check_invariants(conninfo, world.hot_id)
+            floor_results[scenario] = result
+            raw["floor"][scenario] = {"summary": result, "samples": samples}
+            print(f"floor {scenario}: {result['orders_per_s']:.1f} orders/s, tx p95 {result['tx_ms'][95]:.1f} ms,"
+                  f" cpu { {k: round(v, 2) for k, v in result['cpu'].items()} }, errors {result['errors'][:2]}",
+                  file=sys.stderr)
+
+    profile = None
+    if args.profile and best:
+        workers, threads = (int(x) for x in best.split("x"))
+        pdir = DATA / "checkout-profile"
+        pdir.mkdir(parents=True, exist_ok=True)
+        for old in pdir.glob("profile-*.json"):
+            old.unlink()
+        server = Gunicorn("bench.checkout_app:app", workers, threads, args.port, args.database_url, pdir)
+        try:
+            reset(conninfo)
+            print(f"profile {best} hot: running ...", file=sys.stderr)
+            asyncio.run(_with_cpu(server, world, "hot", argparse.Namespace(**{**vars(args), "duration": 15.0}),
+                                  []))
+            time.sleep(4)  # a last dump
+        finally:
+            server.stop()
+        profile = summarise_profile(pdir)
+        profile["scenario"] = "hot"
+        raw["profile"] = profile
+
+    text = report(facts, args, app_results, floor_results, profile, best)
+    print(text)
+    if args.markdown:
+        args.markdown.write_text(text + "\n")
+    if args.json:
+        raw["app_keys"] = [list(k) for k in app_results]
+        args.json.write_text(json.dumps(raw, default=str))
+    if not args.keep_db:
+        drop_database(args.database_url)
+    return 0
+
+
+async def _with_cpu(server: Gunicorn, world: World, scenario: str, args, errors: list[str]):
+    """Run the load and take CPU snapshots at the start and end of its steady-state window."""
+    holder: dict = {}
+    loop = asyncio.get_running_loop()
+
+    async def snapshots():
+        while "t_start" not in holder:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(max(holder["t_start"] + args.warmup - time.time(), 0))
+        holder["a"] = await loop.run_in_executor(None, cpu_snapshot, server.proc.pid)
+        await asyncio.sleep(max(holder["t_start"] + args.warmup + args.duration - time.time(), 0))
+        holder["b"] = await loop.run_in_executor(None, cpu_snapshot, server.proc.pid)
+
+    async def load():
+        return await run_load(server.base, world, scenario, args.warmup, args.duration, args.seed, errors,
+                              on_start=lambda t: holder.__setitem__("t_start", t))
+
+    snap = asyncio.create_task(snapshots())
+    samples, meta = await load()
+    await snap
+    meta["cpu"] = cpu_delta(holder["a"], holder["b"], args.duration)
+    return samples, meta
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
