@@ -4,11 +4,13 @@ backorder that cannot arrive in time, swaps (or keeps) it and places the order (
 from __future__ import annotations
 
 import re
+import subprocess
 from datetime import date, timedelta
 
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import (
+    SCREENSHOTS,
     USERS,
     LiveServer,
     assert_no_horizontal_scroll,
@@ -117,6 +119,17 @@ def test_buyer_quick_orders_sees_the_split_resolves_the_deadline_and_places_the_
     rows = live_server.query("SELECT count(*), max(po_reference) FROM orders WHERE number = ?", number)
     assert rows == [(1, "PO-E2E-1")]
     expect(page.locator("nav .nav-cart")).to_contain_text("0")
+
+    # The PDF confirmation: served as a PDF, with the order number and what ships when.
+    pdf_link = page.get_by_role("link", name=re.compile("PDF"))
+    response = page.request.get(pdf_link.first.get_attribute("href"))
+    assert response.ok and response.headers["content-type"] == "application/pdf"
+    pdf = SCREENSHOTS / "checkout-confirmation.pdf"
+    pdf.write_bytes(response.body())
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert number in text and "DEMO-PLENTY" in text
+    subprocess.run(["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", str(pdf),
+                    str(SCREENSHOTS / "checkout-confirmation-pdf")], check=True)
 
 
 def test_cart_and_review_fit_a_phone(open_page):
