@@ -63,6 +63,7 @@ def test_stock_cannot_go_below_zero(shelf):
                              .where(StockMovement.kind == "adjustment")) == 0
 
 
+@pytest.mark.no_invariants  # sets `allocated` directly instead of placing an order for 8 units
 def test_stock_cannot_go_below_what_is_allocated(shelf):
     admin, product_id, warehouse_id = shelf
     with write_transaction() as session:

@@ -18,15 +18,14 @@ from portal.extensions import db
 from portal.models import Cart, GoodwillRule, Order, OrderLine, OutboxMessage, Stock
 from portal.services import carts, ordering
 from tests.factories import make_address, make_company, make_product, make_user, make_vendor, set_stock
-from tests.invariants import assert_invariants
 
 TODAY = date(2026, 11, 23)
 
 
 @pytest.fixture(autouse=True)
-def _invariants(any_app):
-    yield
-    assert_invariants()
+def _backends(any_app):
+    """Every test here runs on SQLite and PostgreSQL; tests/integration/conftest.py checks invariants."""
+    return any_app
 
 
 def buyer(name: str = "Acme"):
