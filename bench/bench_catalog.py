@@ -13,7 +13,8 @@ For every case of every scenario (at least 200 varied cases each, after a warm-u
 - **svc**: ``portal.services.catalog.search(CatalogQuery(...), PriceBook, today)`` called directly (listing
   scenarios only).
 - **sql**: every statement the app request ran, replayed on a bare DBAPI cursor (execute + fetchall, no
-  SQLAlchemy, no Flask): the floor of the page's database work.
+  SQLAlchemy, no Flask; on PostgreSQL without server-side prepared statements): the floor of the
+  page's database work.
 - **search sql**: the search's own statements (the capped count and the id page query), replayed raw.
 - **top stmt**: the slowest single statement of the replay.
 
@@ -209,6 +210,7 @@ class Bench:
         from portal import create_app
         from portal.extensions import db
 
+        database_url = absolute_url(database_url)
         self.app = create_app({"environ": bench_environ(database_url), "RATELIMIT_ENABLED": False})
         with self.app.app_context():
             upgrade()
@@ -216,8 +218,14 @@ class Bench:
         self.capture = Capture()
         event.listen(self.engine, "before_cursor_execute", self._on_execute)
         self.raw = self.engine.raw_connection()
+        self.replay_options: dict = {}
         if self.engine.dialect.name == "postgresql":
             self.raw.driver_connection.autocommit = True
+            # Plan every replayed statement for its own parameters. With psycopg's automatic server-side
+            # prepared statements, this long-lived connection drifts onto PostgreSQL's generic plans for
+            # the text-search queries (p95 384 ms against 225 ms unprepared; see RESULTS.md), which would
+            # measure plan caching rather than the query.
+            self.replay_options = {"prepare": False}
         self.client = self.app.test_client()
         self._login()
 
@@ -254,7 +262,7 @@ class Bench:
                 if statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT")):
                     continue
                 started = time.perf_counter()
-                cursor.execute(statement, parameters or ())
+                cursor.execute(statement, parameters or (), **self.replay_options)
                 if cursor.description is not None:
                     cursor.fetchall()
                 elapsed = (time.perf_counter() - started) * 1000
@@ -283,7 +291,19 @@ class Bench:
             db.session.remove()
         return elapsed, results.total, statements
 
-    def run_case(self, case: Case) -> Sample:
+    def run_case(self, case: Case, repeat: int = 1) -> Sample:
+        """Measure one case; with ``repeat`` > 1, each column is the median of that many runs (damps
+        interference from other processes on a shared machine)."""
+        runs = [self._run_once(case) for _ in range(repeat)]
+        if repeat == 1:
+            return runs[0]
+        sample = runs[0]
+        for name in ("app_ms", "sql_ms", "top_ms", "svc_ms", "search_sql_ms"):
+            values = [getattr(r, name) for r in runs if getattr(r, name) is not None]
+            setattr(sample, name, statistics.median(values) if values else None)
+        return sample
+
+    def _run_once(self, case: Case) -> Sample:
         app_ms, response, statements = self.captured(lambda: self.client.get(case.url))
         sql_ms, top_ms, top_sql = self.replay(statements)
         sample = Sample(case.scenario, case.url, response.status_code, app_ms, len(statements), sql_ms,
@@ -382,34 +402,52 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scenarios", default="", help="comma-separated subset")
     parser.add_argument("--json", type=Path, help="write every sample here")
     parser.add_argument("--slowest", type=int, default=5, help="list the k slowest cases per scenario")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per case; each column takes the median")
+    parser.add_argument("--proposals", action="store_true",
+                        help="measure with the changes of bench/proposals.py (its indexes are dropped after)")
     args = parser.parse_args(argv)
 
-    url = absolute_url(args.database_url)
-    bench = Bench(url)
-    backend = bench.engine.dialect.name
+    bench = Bench(args.database_url)
+    created: list[str] = []
+    if args.proposals:
+        from bench import proposals
+
+        created = proposals.apply(bench.engine)
+    try:
+        run(bench, args)
+    finally:
+        if created:
+            from bench import proposals
+
+            proposals.revert(bench.engine, created)
+
+
+def run(bench: Bench, args: argparse.Namespace) -> None:
+    backend = bench.engine.dialect.name + (" + proposals" if args.proposals else "")
     cases = build_cases(bench.app, args.queries, args.seed)
     if args.scenarios:
         wanted = {s.strip() for s in args.scenarios.split(",")}
         cases = {k: v for k, v in cases.items() if k in wanted}
 
-    started = time.perf_counter()
     for scenario_cases in cases.values():  # warm-up: templates, statement caches, database pages
         for case in scenario_cases[: args.warmup]:
             bench.run_case(case)
+    started = time.perf_counter()
     samples: dict[str, list[Sample]] = {}
     loads: dict[str, str] = {}
     for scenario, scenario_cases in cases.items():
         samples[scenario] = []
         before = os.getloadavg()[0]
         for i, case in enumerate(scenario_cases, 1):
-            samples[scenario].append(bench.run_case(case))
+            samples[scenario].append(bench.run_case(case, args.repeat))
             sys.stderr.write(f"\r{backend} {scenario:<15} {i:>4}/{len(scenario_cases)}")
             sys.stderr.flush()
         sys.stderr.write("\n")
         loads[scenario] = f"{before:.2f} → {os.getloadavg()[0]:.2f}"
     summaries = {k: summarize(v) for k, v in samples.items()}
     print(markdown(f"{backend}", summaries))
-    print(f"\n(measured in {time.perf_counter() - started:.0f} s at commit {_commit()}; "
+    print(f"\n(measured in {time.perf_counter() - started:.0f} s at commit {_commit()}, {args.repeat} run(s) "
+          "per case; "
           f"1-minute load average before → after each scenario: "
           + ", ".join(f"{k} {v}" for k, v in loads.items()) + ")")
     if args.slowest:

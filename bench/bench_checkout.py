@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -104,8 +105,10 @@ def recreate_database(database_url: str) -> None:
     admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.exec_driver_sql(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-            (url.database,))
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = %s AND pid <> pg_backend_pid()",
+            (url.database,),
+        )
         conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{url.database}"')
         conn.exec_driver_sql(f'CREATE DATABASE "{url.database}"')
     admin.dispose()
@@ -116,8 +119,10 @@ def drop_database(database_url: str) -> None:
     admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.exec_driver_sql(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-            (url.database,))
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = %s AND pid <> pg_backend_pid()",
+            (url.database,),
+        )
         conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{url.database}"')
     admin.dispose()
 
@@ -160,48 +165,95 @@ def migrate_and_seed(database_url: str, n_buyers: int, n_products: int, hot_stoc
         password_hash = hash_password(PASSWORD)
         with write_transaction() as s:
             warehouse = Warehouse(code="MAIN", name="Main warehouse")
-            vendors = [Vendor(name=f"Bench Vendor {i}", email=f"vendor{i}@bench.example",
-                              lead_time_days=rng.choice([7, 10, 14, 21, 28])) for i in range(10)]
+            vendors = [
+                Vendor(
+                    name=f"Bench Vendor {i}",
+                    email=f"vendor{i}@bench.example",
+                    lead_time_days=rng.choice([7, 10, 14, 21, 28]),
+                )
+                for i in range(10)
+            ]
             categories = [Category(name=f"Bench Category {i}", slug=f"bench-category-{i}") for i in range(4)]
             price_list = PriceList(name="Bench trade 5%", discount_percent=Decimal("5.00"))
             s.add_all([warehouse, *vendors, *categories, price_list])
-            s.add(GoodwillRule(name="5 % off backorders more than 60 days out",
-                               kind="percent_off_late_backorder", days=60, percent=Decimal("5.00")))
+            s.add(
+                GoodwillRule(
+                    name="5 % off backorders more than 60 days out",
+                    kind="percent_off_late_backorder",
+                    days=60,
+                    percent=Decimal("5.00"),
+                )
+            )
             s.flush()
-            hot = Product(sku=HOT_SKU, name="Hot item everyone wants", category_id=categories[0].id,
-                          vendor_id=vendors[0].id, price=Decimal("19.90"), backorder_policy="allow")
+            hot = Product(
+                sku=HOT_SKU,
+                name="Hot item everyone wants",
+                category_id=categories[0].id,
+                vendor_id=vendors[0].id,
+                price=Decimal("19.90"),
+                backorder_policy="allow",
+            )
             products = [hot] + [
-                Product(sku=f"R-{i:05d}", name=f"Random bench product {i}",
-                        category_id=categories[i % 4].id, vendor_id=vendors[i % 10].id,
-                        price=Decimal(rng.randint(100, 50000)) / 100, backorder_policy="allow")
-                for i in range(1, n_products + 1)]
+                Product(
+                    sku=f"R-{i:05d}",
+                    name=f"Random bench product {i}",
+                    category_id=categories[i % 4].id,
+                    vendor_id=vendors[i % 10].id,
+                    price=Decimal(rng.randint(100, 50000)) / 100,
+                    backorder_policy="allow",
+                )
+                for i in range(1, n_products + 1)
+            ]
             s.add_all(products)
             s.flush()
             for product in products:
                 units = hot_stock if product is hot else 5000
                 s.add(Stock(product_id=product.id, warehouse_id=warehouse.id, on_hand=units, allocated=0))
-                s.add(StockMovement(product_id=product.id, warehouse_id=warehouse.id, quantity=units,
-                                    kind="initial", reason="bench set-up"))
+                s.add(
+                    StockMovement(
+                        product_id=product.id,
+                        warehouse_id=warehouse.id,
+                        quantity=units,
+                        kind="initial",
+                        reason="bench set-up",
+                    )
+                )
                 if product is not hot and rng.random() < 0.1:
                     s.add(PriceBreak(product_id=product.id, min_quantity=3, percent_off=Decimal("4.00")))
             buyers = []
             for i in range(n_buyers):
-                company = Company(name=f"Bench Buyer {i:03d}", account_number=f"B{i:05d}",
-                                  price_list_id=price_list.id if i % 2 else None, credit_limit=Decimal("1e9"))
+                company = Company(
+                    name=f"Bench Buyer {i:03d}",
+                    account_number=f"B{i:05d}",
+                    price_list_id=price_list.id if i % 2 else None,
+                    credit_limit=Decimal("1e9"),
+                )
                 s.add(company)
                 s.flush()
-                address = Address(company_id=company.id, label="Main", line1=f"{i} Bench Street",
-                                  city="Springfield", postal_code="12345", country="US",
-                                  is_default_shipping=True)
-                user = User(email=f"buyer{i:03d}@bench.example", name=f"Bench Buyer {i}", role="buyer",
-                            company_id=company.id, password_hash=password_hash)
+                address = Address(
+                    company_id=company.id,
+                    label="Main",
+                    line1=f"{i} Bench Street",
+                    city="Springfield",
+                    postal_code="12345",
+                    country="US",
+                    is_default_shipping=True,
+                )
+                user = User(
+                    email=f"buyer{i:03d}@bench.example",
+                    name=f"Bench Buyer {i}",
+                    role="buyer",
+                    company_id=company.id,
+                    password_hash=password_hash,
+                )
                 s.add_all([address, user])
                 s.flush()
                 cart = Cart(user_id=user.id, company_id=company.id, ship_to_id=address.id)
                 s.add(cart)
                 s.flush()
-                buyers.append({"email": user.email, "user_id": user.id, "company_id": company.id,
-                               "cart_id": cart.id})
+                buyers.append(
+                    {"email": user.email, "user_id": user.id, "company_id": company.id, "cart_id": cart.id}
+                )
             world = World(buyers, hot.id, hot_stock, [(p.id, p.sku) for p in products[1:]])
         db.session.remove()
         db.engine.dispose()
@@ -213,6 +265,15 @@ TRUNCATE order_adjustments, order_lines, orders, outbox_messages, cart_lines RES
 UPDATE stock SET allocated = 0 WHERE allocated <> 0;
 UPDATE carts SET po_reference = '', need_by = NULL;
 """
+
+
+QUIET = {"threshold": 0.5, "max_wait": 300.0}
+
+
+def prepare(conninfo: str, what: str) -> float:
+    """Reset the database, then wait for the machine to be quiet; returns the cores others used."""
+    reset(conninfo)
+    return wait_for_quiet(QUIET["threshold"], QUIET["max_wait"], what)
 
 
 def reset(conninfo: str) -> None:
@@ -227,32 +288,75 @@ def check_invariants(conninfo: str, hot_id: int) -> dict:
     """After a pass: stock never negative or over-allocated, every line adds up, allocations match."""
     with psycopg.connect(conninfo, autocommit=True) as conn:
         bad_stock = conn.execute(
-            "SELECT count(*) FROM stock WHERE allocated < 0 OR allocated > on_hand OR on_hand < 0").fetchone()[0]
+            "SELECT count(*) FROM stock WHERE allocated < 0 OR allocated > on_hand OR on_hand < 0"
+        ).fetchone()[0]
         bad_lines = conn.execute(
             "SELECT count(*) FROM order_lines WHERE quantity <> allocated + backordered + shipped + cancelled"
         ).fetchone()[0]
         mismatch = conn.execute("""
             SELECT count(*) FROM (
               SELECT s.product_id, sum(s.allocated) AS a,
-                     coalesce((SELECT sum(allocated) FROM order_lines l WHERE l.product_id = s.product_id), 0) AS b
+                     coalesce((SELECT sum(allocated) FROM order_lines l
+                               WHERE l.product_id = s.product_id), 0) AS b
               FROM stock s GROUP BY s.product_id) x WHERE a <> b""").fetchone()[0]
-        orders, lines = conn.execute("SELECT (SELECT count(*) FROM orders), (SELECT count(*) FROM order_lines)"
-                                     ).fetchone()
+        orders, lines = conn.execute(
+            "SELECT (SELECT count(*) FROM orders), (SELECT count(*) FROM order_lines)"
+        ).fetchone()
         outbox = conn.execute("SELECT count(*) FROM outbox_messages").fetchone()[0]
-        hot = conn.execute("SELECT coalesce(sum(allocated), 0), coalesce(sum(backordered), 0) FROM order_lines"
-                           " WHERE product_id = %s", (hot_id,)).fetchone()
+        hot = conn.execute(
+            "SELECT coalesce(sum(allocated), 0), coalesce(sum(backordered), 0) FROM order_lines"
+            " WHERE product_id = %s",
+            (hot_id,),
+        ).fetchone()
         sold_out = conn.execute(
             "SELECT min(o.placed_at) FROM orders o JOIN order_lines l ON l.order_id = o.id"
-            " WHERE l.product_id = %s AND l.backordered > 0", (hot_id,)).fetchone()[0]
-    return {"bad_stock_rows": bad_stock, "bad_lines": bad_lines, "allocation_mismatch_products": mismatch,
-            "orders": orders, "order_lines": lines, "outbox": outbox, "hot_allocated": int(hot[0]),
-            "hot_backordered": int(hot[1]),
-            "hot_sold_out_at": sold_out.timestamp() if sold_out else None}
+            " WHERE l.product_id = %s AND l.backordered > 0",
+            (hot_id,),
+        ).fetchone()[0]
+    return {
+        "bad_stock_rows": bad_stock,
+        "bad_lines": bad_lines,
+        "allocation_mismatch_products": mismatch,
+        "orders": orders,
+        "order_lines": lines,
+        "outbox": outbox,
+        "hot_allocated": int(hot[0]),
+        "hot_backordered": int(hot[1]),
+        "hot_sold_out_at": sold_out.timestamp() if sold_out else None,
+    }
 
 
 # --- CPU accounting ---------------------------------------------------------------------------------
 
 CLK = os.sysconf("SC_CLK_TCK")
+PG_DATABASE = {"name": "bench_checkout"}
+
+
+def busy_cores(seconds: float = 3.0) -> float:
+    """Cores busy machine-wide over the next ``seconds``."""
+
+    def busy() -> tuple[float, float]:
+        jiffies = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+        return (sum(jiffies) - jiffies[3] - jiffies[4]) / CLK, time.monotonic()
+
+    (b0, t0) = busy()
+    time.sleep(seconds)
+    (b1, t1) = busy()
+    return (b1 - b0) / (t1 - t0)
+
+
+def wait_for_quiet(threshold: float, max_wait: float, what: str) -> float:
+    """Wait (up to ``max_wait`` s) until the machine uses fewer than ``threshold`` cores without us.
+    Returns the busy cores seen last (reported beside the results)."""
+    deadline = time.time() + max_wait
+    while True:
+        seen = busy_cores()
+        if seen < threshold or time.time() > deadline:
+            if seen >= threshold:
+                print(f"{what}: machine still busy ({seen:.2f} cores), measuring anyway", file=sys.stderr)
+            return seen
+        print(f"{what}: machine busy ({seen:.2f} cores used by others), waiting ...", file=sys.stderr)
+        time.sleep(10)
 
 
 def _proc_stat(pid: int) -> tuple[str, int, float] | None:
@@ -260,8 +364,17 @@ def _proc_stat(pid: int) -> tuple[str, int, float] | None:
         raw = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    comm = raw[raw.index("(") + 1:raw.rindex(")")]
-    rest = raw[raw.rindex(")") + 2:].split()
+    comm = raw[raw.index("(") + 1 : raw.rindex(")")]
+    if comm.startswith("postgres"):
+        # "postgres: 15/main: postgres <database> 127.0.0.1(port) ..." for a backend; background
+        # processes (walwriter, checkpointer, ...) have no client address.
+        try:
+            title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            title = ""
+        if "(" in title and f" {PG_DATABASE['name']} " not in title:
+            comm = "postgres-other-db"
+    rest = raw[raw.rindex(")") + 2 :].split()
     ppid, utime, stime = int(rest[1]), int(rest[11]), int(rest[12])
     return comm, ppid, (utime + stime) / CLK
 
@@ -276,12 +389,18 @@ def cpu_snapshot(gunicorn_master: int | None) -> dict:
     total = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
     jiffies = [int(x) for x in total]
     idle = jiffies[3] + jiffies[4]
-    return {"procs": procs, "busy": (sum(jiffies) - idle) / CLK, "all": sum(jiffies) / CLK,
-            "master": gunicorn_master, "self": resource.getrusage(resource.RUSAGE_SELF)}
+    return {
+        "procs": procs,
+        "busy": (sum(jiffies) - idle) / CLK,
+        "all": sum(jiffies) / CLK,
+        "master": gunicorn_master,
+        "self": resource.getrusage(resource.RUSAGE_SELF),
+    }
 
 
 def cpu_delta(before: dict, after: dict, seconds: float) -> dict:
     """Cores used over the window: gunicorn workers, postgres backends, this process (load), the rest."""
+
     def used(pid_filter) -> float:
         total = 0.0
         for pid, (comm, ppid, cpu) in after["procs"].items():
@@ -292,13 +411,20 @@ def cpu_delta(before: dict, after: dict, seconds: float) -> dict:
 
     master = after["master"]
     app = used(lambda pid, comm, ppid: master is not None and (pid == master or ppid == master))
-    pg = used(lambda pid, comm, ppid: comm.startswith("postgres"))
+    # our database's backends and the server's background processes (WAL writer, checkpointer, ...)
+    pg = used(lambda pid, comm, ppid: comm.startswith("postgres") and comm != "postgres-other-db")
     me_b, me_a = before["self"], after["self"]
     load = (me_a.ru_utime + me_a.ru_stime - me_b.ru_utime - me_b.ru_stime) / seconds
     busy = (after["busy"] - before["busy"]) / seconds
     cores = os.cpu_count() or 1
-    return {"app": app, "postgres": pg, "loadgen": load, "machine_busy": busy,
-            "other": max(busy - app - pg - load, 0.0), "cores": cores}
+    return {
+        "app": app,
+        "postgres": pg,
+        "loadgen": load,
+        "machine_busy": busy,
+        "other": max(busy - app - pg - load, 0.0),
+        "cores": cores,
+    }
 
 
 # --- statistics -------------------------------------------------------------------------------------
@@ -320,10 +446,8 @@ def parse_bench_header(value: str | None) -> dict[str, float]:
     out = {}
     for part in value.split(","):
         key, _, number = part.partition("=")
-        try:
+        with contextlib.suppress(ValueError):
             out[key] = float(number)
-        except ValueError:
-            pass
     return out
 
 
@@ -354,8 +478,19 @@ def cart_for(rng: random.Random, scenario: str, world: World) -> list[tuple[str,
     return lines
 
 
-async def run_load(base: str, world: World, scenario: str, warmup: float, duration: float, seed: int,
-                   errors: list[str], on_start=None) -> tuple[list[Sample], dict]:
+async def run_load(
+    base: str,
+    world: World,
+    scenario: str,
+    warmup: float,
+    duration: float,
+    seed: int,
+    errors: list[str],
+    on_start=None,
+    rate: float | None = None,
+) -> tuple[list[Sample], dict]:
+    """Closed loop (every buyer starts its next cycle at once) or, with ``rate``, open-loop arrivals: a
+    cycle starts when a Poisson ticket (``rate`` per second over all buyers) is free and a buyer is idle."""
     import aiohttp
 
     samples: list[Sample] = []
@@ -374,8 +509,11 @@ async def run_load(base: str, world: World, scenario: str, warmup: float, durati
             page = await r.text()
         token = _CSRF.search(page).group(1)
         t0 = time.time()
-        async with session.post(f"{base}/login", data={"csrf_token": token, "email": buyer["email"],
-                                                        "password": PASSWORD}, allow_redirects=False) as r:
+        async with session.post(
+            f"{base}/login",
+            data={"csrf_token": token, "email": buyer["email"], "password": PASSWORD},
+            allow_redirects=False,
+        ) as r:
             await r.read()
             if r.status != 302:
                 raise RuntimeError(f"login failed for {buyer['email']}: {r.status}")
@@ -387,28 +525,51 @@ async def run_load(base: str, world: World, scenario: str, warmup: float, durati
     async def buyer_loop(index: int, buyer: dict, ready: asyncio.Event, started: list) -> None:
         rng = random.Random(seed * 1000 + index)
         jar = aiohttp.CookieJar(unsafe=True)
-        async with aiohttp.ClientSession(connector=connector, connector_owner=False, cookie_jar=jar,
-                                         timeout=timeout) as session:
+        async with aiohttp.ClientSession(
+            connector=connector, connector_owner=False, cookie_jar=jar, timeout=timeout
+        ) as session:
             csrf = await login(session, buyer)
             started.append(index)
             await ready.wait()
             while time.time() < stop_at["t"]:
+                if tickets is not None:
+                    try:
+                        await asyncio.wait_for(tickets.get(), timeout=max(stop_at["t"] - time.time(), 0.01))
+                    except TimeoutError:
+                        break
                 lines = cart_for(rng, scenario, world)
                 c0 = time.time()
                 text = "\n".join(f"{sku}, {qty}" for sku, qty in lines)
-                async with session.post(f"{base}/cart/quick", data={"csrf_token": csrf, "text": text},
-                                        allow_redirects=False) as r:
+                async with session.post(
+                    f"{base}/cart/quick", data={"csrf_token": csrf, "text": text}, allow_redirects=False
+                ) as r:
                     body = await r.text()
-                    samples.append(Sample("add", c0, time.time(), r.status,
-                                          parse_bench_header(r.headers.get("X-Bench")), len(lines)))
+                    samples.append(
+                        Sample(
+                            "add",
+                            c0,
+                            time.time(),
+                            r.status,
+                            parse_bench_header(r.headers.get("X-Bench")),
+                            len(lines),
+                        )
+                    )
                 if r.status != 302:
                     note_error("POST /cart/quick", r.status, body)
                     continue
                 t0 = time.time()
                 async with session.get(f"{base}/checkout/review") as r:
                     page = await r.text()
-                    samples.append(Sample("review", t0, time.time(), r.status,
-                                          parse_bench_header(r.headers.get("X-Bench")), len(lines)))
+                    samples.append(
+                        Sample(
+                            "review",
+                            t0,
+                            time.time(),
+                            r.status,
+                            parse_bench_header(r.headers.get("X-Bench")),
+                            len(lines),
+                        )
+                    )
                 token, reviewed = _TOKEN.search(page), _REVIEWED.search(page)
                 if r.status != 200 or not token or not reviewed:
                     note_error("GET /checkout/review (no place form)", r.status, page)
@@ -417,17 +578,24 @@ async def run_load(base: str, world: World, scenario: str, warmup: float, durati
                 outcome = "failed"
                 for _attempt in range(6):
                     t0 = time.time()
-                    async with session.post(f"{base}/checkout/place", allow_redirects=False, data={
-                            "csrf_token": csrf, "token": token.group(1), "reviewed": reviewed.group(1)}) as r:
+                    async with session.post(
+                        f"{base}/checkout/place",
+                        allow_redirects=False,
+                        data={"csrf_token": csrf, "token": token.group(1), "reviewed": reviewed.group(1)},
+                    ) as r:
                         body = await r.text()
                         location = r.headers.get("Location", "")
                         server = parse_bench_header(r.headers.get("X-Bench"))
                     if r.status == 302 and "/checkout/done/" in location:
-                        samples.append(Sample("place", t0, time.time(), r.status, server, len(lines), "ordered"))
+                        samples.append(
+                            Sample("place", t0, time.time(), r.status, server, len(lines), "ordered")
+                        )
                         outcome = "ordered"
                         break
                     if r.status == 409:
-                        samples.append(Sample("place", t0, time.time(), r.status, server, len(lines), "outdated"))
+                        samples.append(
+                            Sample("place", t0, time.time(), r.status, server, len(lines), "outdated")
+                        )
                         token, reviewed = _TOKEN.search(body), _REVIEWED.search(body)
                         if token and reviewed:
                             continue
@@ -435,6 +603,14 @@ async def run_load(base: str, world: World, scenario: str, warmup: float, durati
                     note_error("POST /checkout/place", r.status, body)
                     break
                 samples.append(Sample("cycle", c0, time.time(), 0, {}, len(lines), outcome))
+
+    tickets: asyncio.Queue | None = asyncio.Queue() if rate else None
+
+    async def arrivals() -> None:
+        rng = random.Random(seed)
+        while time.time() < stop_at["t"]:
+            await asyncio.sleep(rng.expovariate(rate))
+            tickets.put_nowait(1)
 
     async def lag_probe() -> None:
         while time.time() < stop_at["t"]:
@@ -455,14 +631,21 @@ async def run_load(base: str, world: World, scenario: str, warmup: float, durati
         on_start(t_start)
     ready.set()
     probe = asyncio.create_task(lag_probe())
-    await asyncio.gather(*tasks, probe)
+    extra = [asyncio.create_task(arrivals())] if rate else []
+    await asyncio.gather(*tasks, probe, *extra)
     await connector.close()
-    return samples, {"t_start": t_start, "window": (t_start + warmup, t_start + warmup + duration),
-                     "loop_lag_p50_ms": pct(lags, 50), "loop_lag_p95_ms": pct(lags, 95)}
+    return samples, {
+        "t_start": t_start,
+        "backlog": tickets.qsize() if tickets is not None else 0,
+        "window": (t_start + warmup, t_start + warmup + duration),
+        "loop_lag_p50_ms": pct(lags, 50),
+        "loop_lag_p95_ms": pct(lags, 95),
+    }
 
 
-def summarise_app(samples: list[Sample], window: tuple[float, float], duration: float,
-                  sold_out_at: float | None) -> dict:
+def summarise_app(
+    samples: list[Sample], window: tuple[float, float], duration: float, sold_out_at: float | None
+) -> dict:
     w0, w1 = window
     inside = [s for s in samples if w0 <= s.start and s.end <= w1]
 
@@ -472,8 +655,10 @@ def summarise_app(samples: list[Sample], window: tuple[float, float], duration: 
     places, ordered, cycles = of("place"), of("place", "ordered"), of("cycle", "ordered")
     out = {
         "orders": len(ordered),
-        "orders_per_s": len([s for s in samples if s.kind == "place" and s.outcome == "ordered"
-                             and w0 <= s.end < w1]) / duration,
+        "orders_per_s": len(
+            [s for s in samples if s.kind == "place" and s.outcome == "ordered" and w0 <= s.end < w1]
+        )
+        / duration,
         "place_attempts": len(places),
         "outdated_409": len(of("place", "outdated")),
         "place_ms": {p: pct([s.ms for s in places], p) for p in (50, 95, 99, 100)},
@@ -498,23 +683,28 @@ def summarise_app(samples: list[Sample], window: tuple[float, float], duration: 
     for n in (1, 2, 3):
         rows = [s.server.get("n", 0) for s in ordered if s.lines == n and s.server]
         if rows:
-            by_lines[n] = {"statements_p50": pct(rows, 50), "place_ms_p50": pct([s.ms for s in ordered
-                                                                                if s.lines == n], 50)}
+            by_lines[n] = {
+                "statements_p50": pct(rows, 50),
+                "place_ms_p50": pct([s.ms for s in ordered if s.lines == n], 50),
+            }
     out["by_lines"] = by_lines
     if sold_out_at:
         before = [s.ms for s in places if s.end < sold_out_at]
         after = [s.ms for s in places if s.start > sold_out_at]
-        out["hot_phases"] = {"sold_out_after_s": sold_out_at - (w0 - 0),
-                             "in_stock": {"n": len(before), "p50": pct(before, 50), "p95": pct(before, 95)},
-                             "backordered": {"n": len(after), "p50": pct(after, 50), "p95": pct(after, 95)}}
+        out["hot_phases"] = {
+            "sold_out_after_s": sold_out_at - (w0 - 0),
+            "in_stock": {"n": len(before), "p50": pct(before, 50), "p95": pct(before, 95)},
+            "backordered": {"n": len(after), "p50": pct(after, 50), "p95": pct(after, 95)},
+        }
     # Throughput over time (one bucket per 5 s), to see drift as the backorder queue grows.
     buckets = {}
     for s in samples:
         if s.kind == "place" and s.outcome == "ordered" and w0 <= s.end < w1:
             b = int((s.end - w0) // 5)
             buckets.setdefault(b, []).append(s.ms)
-    out["timeline"] = [{"t": b * 5, "orders_per_s": len(v) / 5, "p95": pct(v, 95)} for b, v in
-                       sorted(buckets.items())]
+    out["timeline"] = [
+        {"t": b * 5, "orders_per_s": len(v) / 5, "p95": pct(v, 95)} for b, v in sorted(buckets.items())
+    ]
     return out
 
 
@@ -522,19 +712,43 @@ def summarise_app(samples: list[Sample], window: tuple[float, float], duration: 
 
 
 class Gunicorn:
-    def __init__(self, app_path: str, workers: int, threads: int, port: int, database_url: str,
-                 profile_dir: Path | None = None):
-        env = {**os.environ, **app_environ(database_url)}
+    def __init__(
+        self,
+        app_path: str,
+        workers: int,
+        threads: int,
+        port: int,
+        database_url: str,
+        extra_env: dict[str, str] | None = None,
+    ):
+        env = {**os.environ, **app_environ(database_url), **(extra_env or {})}
         env["PYTHONPATH"] = str(ROOT)
-        if profile_dir:
-            env["BENCH_PROFILE_DIR"] = str(profile_dir)
         DATA.mkdir(parents=True, exist_ok=True)
         self.log = open(DATA / f"gunicorn-{workers}x{threads}.log", "w")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "gunicorn"), "-w", str(workers), "-k", "gthread", "--threads",
-             str(threads), "-b", f"127.0.0.1:{port}", "--backlog", "2048", "--keep-alive", "30", app_path],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+            [
+                str(ROOT / ".venv" / "bin" / "gunicorn"),
+                "-w",
+                str(workers),
+                "-k",
+                "gthread",
+                "--threads",
+                str(threads),
+                "-b",
+                f"127.0.0.1:{port}",
+                "--backlog",
+                "2048",
+                "--keep-alive",
+                "30",
+                app_path,
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         self.base = f"http://127.0.0.1:{port}"
+        self._log_offset = 0
         self._wait_ready()
 
     def _wait_ready(self) -> None:
@@ -562,15 +776,46 @@ class Gunicorn:
             self.proc.wait()
         self.log.close()
 
+    def log_problems(self) -> dict[str, int]:
+        """Tracebacks and database errors the workers logged since the last call (a 5xx shows up here
+        with its cause)."""
+        with open(self.log.name, errors="replace") as log:
+            log.seek(self._log_offset)
+            text = log.read()
+            self._log_offset = log.tell()
+        found = {}
+        for needle in (
+            "Traceback",
+            "DeadlockDetected",
+            "LockNotAvailable",
+            "OperationalError",
+            "WORKER TIMEOUT",
+            "SerializationFailure",
+        ):
+            if text.count(needle):
+                found[needle] = text.count(needle)
+        return found
+
 
 # --- the raw SQL floor ------------------------------------------------------------------------------
 
-FLOOR_ADD = ("INSERT INTO cart_lines (cart_id, product_id, quantity, accept_late) VALUES (%s, %s, %s, false)"
-             " ON CONFLICT (cart_id, product_id) DO UPDATE SET quantity = cart_lines.quantity + excluded.quantity")
+_FLOOR_PRODUCTS = "SELECT id, sku, name, price, backorder_policy FROM products WHERE id = ANY(%s) ORDER BY id"
+FLOOR_LOCK_PRODUCTS = {
+    "UPDATE": _FLOOR_PRODUCTS + " FOR UPDATE",
+    "NO KEY UPDATE": _FLOOR_PRODUCTS + " FOR NO KEY UPDATE",
+}
+FLOOR_ADD = (
+    "INSERT INTO cart_lines (cart_id, product_id, quantity, accept_late) VALUES (%s, %s, %s, false)"
+    " ON CONFLICT (cart_id, product_id) DO UPDATE SET quantity = cart_lines.quantity + excluded.quantity"
+)
 
 
-def floor_order(conn: psycopg.Connection, buyer: dict, token: str, today) -> tuple[bool, int]:
-    """The order transaction in plain SQL. Returns (ordered, statements)."""
+def floor_order(
+    conn: psycopg.Connection, buyer: dict, token: str, today, product_lock: str = "UPDATE"
+) -> tuple[bool, int]:
+    """The order transaction in plain SQL. Returns (ordered, statements). ``product_lock`` is the row lock
+    taken on products: ``UPDATE`` as the app does, or ``NO KEY UPDATE`` (does not block foreign-key checks
+    of other transactions inserting cart or order lines for the same product)."""
     n = 0
     with conn.cursor() as cur:
         cur.execute(
@@ -578,27 +823,34 @@ def floor_order(conn: psycopg.Connection, buyer: dict, token: str, today) -> tup
             " po_reference, shipping_preference, payment_method, ship_to_text, subtotal, adjustments_total,"
             " total) VALUES (%s, %s, %s, %s, now(), 'open', '', 'ship_partial', 'on_account', '', 0, 0, 0)"
             " ON CONFLICT (checkout_token) DO NOTHING RETURNING id",
-            (f"T{token[:19]}", token, buyer["company_id"], buyer["user_id"]))
+            (f"T{token[:19]}", token, buyer["company_id"], buyer["user_id"]),
+        )
         n += 1
         row = cur.fetchone()
         if row is None:
             conn.rollback()
             return False, n
         order_id = row[0]
-        cur.execute("SELECT c.id, c.po_reference, c.need_by, a.label, a.line1, a.city FROM carts c"
-                    " LEFT JOIN addresses a ON a.id = c.ship_to_id WHERE c.user_id = %s AND c.company_id = %s"
-                    " FOR UPDATE OF c", (buyer["user_id"], buyer["company_id"]))
+        cur.execute(
+            "SELECT c.id, c.po_reference, c.need_by, a.label, a.line1, a.city FROM carts c"
+            " LEFT JOIN addresses a ON a.id = c.ship_to_id WHERE c.user_id = %s AND c.company_id = %s"
+            " FOR UPDATE OF c",
+            (buyer["user_id"], buyer["company_id"]),
+        )
         cart_id, po_ref, need_by, label, line1, city = cur.fetchone()
-        cur.execute("SELECT product_id, quantity FROM cart_lines WHERE cart_id = %s ORDER BY product_id",
-                    (cart_id,))
+        cur.execute(
+            "SELECT product_id, quantity FROM cart_lines WHERE cart_id = %s ORDER BY product_id", (cart_id,)
+        )
         wanted = dict(cur.fetchall())
         n += 2
         ids = sorted(wanted)
-        cur.execute("SELECT id, sku, name, price, backorder_policy FROM products WHERE id = ANY(%s)"
-                    " ORDER BY id FOR UPDATE", (ids,))
+        cur.execute(FLOOR_LOCK_PRODUCTS[product_lock], (ids,))
         products = {r[0]: r for r in cur.fetchall()}
-        cur.execute("SELECT id, product_id, on_hand, allocated FROM stock WHERE product_id = ANY(%s)"
-                    " ORDER BY product_id, warehouse_id FOR UPDATE", (ids,))
+        cur.execute(
+            "SELECT id, product_id, on_hand, allocated FROM stock WHERE product_id = ANY(%s)"
+            " ORDER BY product_id, warehouse_id FOR UPDATE",
+            (ids,),
+        )
         stocks = cur.fetchall()
         n += 2
         takes, lines, subtotal = [], [], Decimal("0.00")
@@ -615,27 +867,64 @@ def floor_order(conn: psycopg.Connection, buyer: dict, token: str, today) -> tup
             _, sku, name, price, _policy = products[pid]
             total = (price * wanted[pid]).quantize(Decimal("0.01"))
             subtotal += total
-            lines.append((order_id, pid, sku, name, wanted[pid], allocated, wanted[pid] - allocated, price, total,
-                          today if need else None, need_by))
+            lines.append(
+                (
+                    order_id,
+                    pid,
+                    sku,
+                    name,
+                    wanted[pid],
+                    allocated,
+                    wanted[pid] - allocated,
+                    price,
+                    total,
+                    today if need else None,
+                    need_by,
+                )
+            )
         if takes:
-            cur.execute("UPDATE stock SET allocated = stock.allocated + v.take FROM"
-                        " (SELECT unnest(%s::int[]) AS id, unnest(%s::int[]) AS take) v WHERE stock.id = v.id",
-                        ([t[0] for t in takes], [t[1] for t in takes]))
+            cur.execute(
+                "UPDATE stock SET allocated = stock.allocated + v.take FROM"
+                " (SELECT unnest(%s::int[]) AS id, unnest(%s::int[]) AS take) v WHERE stock.id = v.id",
+                ([t[0] for t in takes], [t[1] for t in takes]),
+            )
             n += 1
         cur.executemany(
-            "INSERT INTO order_lines (order_id, product_id, sku, name, quantity, allocated, backordered, shipped,"
-            " cancelled, unit_price, line_total, eta, eta_estimated, need_by, accepted_late, backorder_hidden)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, 0, 0, %s, %s, %s, false, %s, false, false)", lines)
+            "INSERT INTO order_lines (order_id, product_id, sku, name, quantity, allocated, backordered,"
+            " shipped, cancelled, unit_price, line_total, eta, eta_estimated, need_by, accepted_late,"
+            " backorder_hidden)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, 0, 0, %s, %s, %s, false, %s, false, false)",
+            lines,
+        )
         n += 1  # psycopg 3 sends an executemany as one pipeline
-        cur.execute("UPDATE orders SET number = %s, po_reference = %s, need_by = %s, ship_to_text = %s,"
-                    " subtotal = %s, total = %s WHERE id = %s",
-                    (f"SO-{order_id:05d}", po_ref, need_by, f"{label}: {line1}, {city}", subtotal, subtotal,
-                     order_id))
-        payload = json.dumps({"order_number": f"SO-{order_id:05d}", "lines": [
-            {"sku": line[2], "quantity": line[4], "allocated": line[5], "backordered": line[6]} for line in lines]})
-        cur.execute("INSERT INTO outbox_messages (topic, recipient_user_id, recipient_email, payload, created_at,"
-                    " available_at, attempts, last_error) VALUES ('order_confirmed', %s, %s, %s, now(), now(), 0, '')",
-                    (buyer["user_id"], buyer["email"], payload))
+        cur.execute(
+            "UPDATE orders SET number = %s, po_reference = %s, need_by = %s, ship_to_text = %s,"
+            " subtotal = %s, total = %s WHERE id = %s",
+            (
+                f"SO-{order_id:05d}",
+                po_ref,
+                need_by,
+                f"{label}: {line1}, {city}",
+                subtotal,
+                subtotal,
+                order_id,
+            ),
+        )
+        payload = json.dumps(
+            {
+                "order_number": f"SO-{order_id:05d}",
+                "lines": [
+                    {"sku": line[2], "quantity": line[4], "allocated": line[5], "backordered": line[6]}
+                    for line in lines
+                ],
+            }
+        )
+        cur.execute(
+            "INSERT INTO outbox_messages (topic, recipient_user_id, recipient_email, payload, created_at,"
+            " available_at, attempts, last_error)"
+            " VALUES ('order_confirmed', %s, %s, %s, now(), now(), 0, '')",
+            (buyer["user_id"], buyer["email"], payload),
+        )
         cur.execute("DELETE FROM cart_lines WHERE cart_id = %s", (cart_id,))
         cur.execute("UPDATE carts SET po_reference = '', need_by = NULL WHERE id = %s", (cart_id,))
         n += 4
@@ -643,15 +932,23 @@ def floor_order(conn: psycopg.Connection, buyer: dict, token: str, today) -> tup
     return True, n + 1
 
 
-def run_floor(conninfo: str, world: World, scenario: str, threads: int, warmup: float, duration: float,
-              seed: int) -> tuple[dict, list[tuple[float, float, int]]]:
+def run_floor(
+    conninfo: str,
+    world: World,
+    scenario: str,
+    threads: int,
+    warmup: float,
+    duration: float,
+    seed: int,
+    product_lock: str = "UPDATE",
+) -> tuple[dict, list[tuple[float, float, int]]]:
     from datetime import date
 
     today = date.today()
     sku_to_id = {sku: pid for pid, sku in world.random_skus}
     sku_to_id[HOT_SKU] = world.hot_id
     results: list[tuple[float, float, int]] = []  # (start, end, statements) of order transactions
-    cycles: list[tuple[float, float]] = []
+    cycles: list[tuple[float, float, float]] = []  # (fill start, order end, order start)
     errors: list[str] = []
     lock = threading.Lock()
     start_evt = threading.Barrier(threads + 1)
@@ -667,11 +964,14 @@ def run_floor(conninfo: str, world: World, scenario: str, threads: int, warmup: 
                 lines = cart_for(rng, scenario, world)
                 c0 = time.time()
                 try:
+                    # Product-id order: the fill's foreign-key locks (FOR KEY SHARE on products) must not be
+                    # taken in the opposite order to the order transaction's FOR UPDATE, or they deadlock.
+                    rows = sorted((sku_to_id[sku], qty) for sku, qty in lines)
                     with conn.cursor() as cur:
-                        cur.executemany(FLOOR_ADD, [(buyer["cart_id"], sku_to_id[sku], qty) for sku, qty in lines])
+                        cur.executemany(FLOOR_ADD, [(buyer["cart_id"], pid, qty) for pid, qty in rows])
                     conn.commit()
                     t0 = time.time()
-                    ok, n = floor_order(conn, buyer, uuid.uuid4().hex, today)
+                    ok, n = floor_order(conn, buyer, uuid.uuid4().hex, today, product_lock)
                     t1 = time.time()
                 except psycopg.Error as exc:
                     conn.rollback()
@@ -680,7 +980,7 @@ def run_floor(conninfo: str, world: World, scenario: str, threads: int, warmup: 
                     continue
                 if ok:
                     local.append((t0, t1, n))
-                    local_cycles.append((c0, t1))
+                    local_cycles.append((c0, t1, t0))
         with lock:
             results.extend(local)
             cycles.extend(local_cycles)
@@ -703,7 +1003,12 @@ def run_floor(conninfo: str, world: World, scenario: str, threads: int, warmup: 
     return {
         "orders_per_s": len([1 for s, e, _ in results if w0 <= e < w1]) / duration,
         "tx_ms": {p: pct(ms, p) for p in (50, 95, 99, 100)},
-        "cycle_ms": {p: pct([(e - s) * 1000 for s, e in cycles if w0 <= s and e <= w1], p) for p in (50, 95)},
+        "cycle_ms": {
+            p: pct([(e - s) * 1000 for s, e, _ in cycles if w0 <= s and e <= w1], p) for p in (50, 95)
+        },
+        "fill_ms": {
+            p: pct([(o - s) * 1000 for s, e, o in cycles if w0 <= s and e <= w1], p) for p in (50, 95)
+        },
         "statements": pct([n for _, _, n in inside], 50),
         "errors": errors,
         "cpu": cpu_delta(cpu0, cpu1, duration),
@@ -723,8 +1028,12 @@ def summarise_profile(directory: Path) -> dict:
         leaf.update(dict(data["leaf"]))
         inclusive.update(dict(data["inclusive"]))
         package.update(dict(data["package"]))
-    return {"samples": samples, "package": package.most_common(20), "leaf": leaf.most_common(25),
-            "inclusive": inclusive.most_common(80)}
+    return {
+        "samples": samples,
+        "package": package.most_common(20),
+        "leaf": leaf.most_common(25),
+        "inclusive": inclusive.most_common(80),
+    }
 
 
 # --- report -----------------------------------------------------------------------------------------
@@ -738,61 +1047,112 @@ def f(v: float, digits: int = 0) -> str:
 
 def machine_facts() -> dict:
     mem = next(line for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal"))
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), "?")
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "?",
+    )
     with psycopg.connect("dbname=postgres user=postgres host=127.0.0.1", autocommit=True) as conn:
-        pg = {k: conn.execute(f"SHOW {k}").fetchone()[0] for k in
-              ("server_version", "shared_buffers", "synchronous_commit", "max_connections")}
-    return {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "nproc": os.cpu_count(),
-            "ram_gib": round(int(mem.split()[1]) / 1024 / 1024, 1), "cpu": model,
-            "load_before": os.getloadavg(), "python": sys.version.split()[0], "postgres": pg}
+        pg = {
+            k: conn.execute(f"SHOW {k}").fetchone()[0]
+            for k in ("server_version", "shared_buffers", "synchronous_commit", "max_connections")
+        }
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "nproc": os.cpu_count(),
+        "ram_gib": round(int(mem.split()[1]) / 1024 / 1024, 1),
+        "cpu": model,
+        "load_before": os.getloadavg(),
+        "python": sys.version.split()[0],
+        "postgres": pg,
+    }
 
 
-def report(facts: dict, args, app_results: dict, floor_results: dict, profile: dict | None,
-           best: str) -> str:
+def report(
+    facts: dict,
+    args,
+    app_results: dict,
+    floor_results: dict,
+    calibration: dict | None,
+    profile: dict | None,
+    best: str,
+    paced: dict | None = None,
+    cpu_prof: dict | None = None,
+) -> str:
     out = []
-    out.append(f"Run {facts['date']} · {facts['nproc']} cores ({facts['cpu']}) · {facts['ram_gib']} GiB RAM · "
-               f"load average before the run {', '.join(f'{x:.2f}' for x in facts['load_before'])} · "
-               f"Python {facts['python']} · PostgreSQL {facts['postgres']['server_version']} "
-               f"(shared_buffers {facts['postgres']['shared_buffers']}, synchronous_commit "
-               f"{facts['postgres']['synchronous_commit']}) · {args.buyers} buyers · {args.products:,} random SKUs "
-               f"+ 1 hot SKU ({args.hot_stock:,} units, policy allow) · steady state {args.duration:.0f} s after "
-               f"{args.warmup:.0f} s warm-up · app `{args.app}`, `PORTAL_ENV=production`.")
+    out.append(
+        f"Run {facts['date']} · {facts['nproc']} cores ({facts['cpu']}) · {facts['ram_gib']} GiB RAM · "
+        f"load average before the run {', '.join(f'{x:.2f}' for x in facts['load_before'])} · "
+        f"Python {facts['python']} · PostgreSQL {facts['postgres']['server_version']} "
+        f"(shared_buffers {facts['postgres']['shared_buffers']}, synchronous_commit "
+        f"{facts['postgres']['synchronous_commit']}) · {args.buyers} buyers · {args.products:,} random SKUs "
+        f"+ 1 hot SKU ({args.hot_stock:,} units, policy allow) · steady state {args.duration:.0f} s after "
+        f"{args.warmup:.0f} s warm-up · app `{args.app}`, `PORTAL_ENV=production`."
+    )
     out.append("")
-    out.append("**Place POST through HTTP** (client-side latency of `POST /checkout/place`, every attempt "
-               "incl. 409 retries; orders/s = place POSTs answered 302 to the confirmation in the window)")
+    out.append(
+        "**Place POST through HTTP** (client-side latency of `POST /checkout/place`, every attempt "
+        "incl. 409 retries; orders/s = place POSTs answered 302 to the confirmation in the window)"
+    )
     out.append("")
-    out.append("| gunicorn | scenario | orders/s | place p50 | p95 | p99 | max | 409 retries | non-2xx/3xx |"
-               " cycle p50 | cycle p95 | add p95 | review p95 | CPU app / pg / load gen / machine busy |")
-    out.append("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|")
+    out.append(
+        "| gunicorn | scenario | orders/s | place p50 | p95 | p99 | max | 409 retries | non-2xx/3xx |"
+        " cycle p50 | cycle p95 | add p95 | review p95 | cores used: app / pg / load gen / others |"
+        " CPU ms per order: app / pg |"
+    )
+    out.append("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|---|")
     for (cfg, scenario), r in app_results.items():
         c = r["cpu"]
         bad = ", ".join(f"{k}: {v}" for k, v in r["non_2xx_3xx"].items()) or "0"
-        out.append(f"| {cfg}{' **(best)**' if cfg == best else ''} | {scenario} | {f(r['orders_per_s'], 1)} | "
-                   f"{f(r['place_ms'][50])} | {f(r['place_ms'][95])} | {f(r['place_ms'][99])} | "
-                   f"{f(r['place_ms'][100])} | {r['outdated_409']} | {bad} | {f(r['cycle_ms'][50])} | "
-                   f"{f(r['cycle_ms'][95])} | {f(r['add_ms'][95])} | {f(r['review_ms'][95])} | "
-                   f"{c['app']:.2f} / {c['postgres']:.2f} / {c['loadgen']:.2f} / {c['machine_busy']:.2f} of "
-                   f"{c['cores']} |")
+        if r.get("log"):
+            bad += " (worker log: " + ", ".join(f"{k} {v}" for k, v in r["log"].items()) + ")"
+        per = (
+            f"{c['app'] * 1000 / r['orders_per_s']:.0f} / {c['postgres'] * 1000 / r['orders_per_s']:.0f}"
+            if r["orders_per_s"]
+            else "–"
+        )
+        out.append(
+            f"| {cfg}{' **(best)**' if cfg == best else ''} | {scenario} | {f(r['orders_per_s'], 1)} | "
+            f"{f(r['place_ms'][50])} | {f(r['place_ms'][95])} | {f(r['place_ms'][99])} | "
+            f"{f(r['place_ms'][100])} | {r['outdated_409']} | {bad} | {f(r['cycle_ms'][50])} | "
+            f"{f(r['cycle_ms'][95])} | {f(r['add_ms'][95])} | {f(r['review_ms'][95])} | "
+            f"{c['app']:.2f} / {c['postgres']:.2f} / {c['loadgen']:.2f} / {c['other']:.2f} of "
+            f"{c['cores']} | {per} |"
+        )
     out.append("")
-    out.append(f"**Raw SQL floor** (psycopg, {args.floor_threads} threads, same database and carts; order "
-               "transaction only, each preceded by its own cart-fill transaction)")
+    out.append(
+        f"**Raw SQL floor** (psycopg, {args.floor_threads} threads, same database and carts; order "
+        "transaction only, each preceded by its own cart-fill transaction)"
+    )
     out.append("")
-    out.append("| scenario | orders/s | tx p50 | tx p95 | tx p99 | cycle p95 | statements/tx | "
-               "CPU pg / client / machine busy |")
-    out.append("|---|--:|--:|--:|--:|--:|--:|---|")
+    out.append(
+        "| scenario | orders/s | tx p50 | tx p95 | tx p99 | cart fill p95 | cycle p95 | statements/tx | "
+        "cores used: pg / client / others | errors |"
+    )
+    out.append("|---|--:|--:|--:|--:|--:|--:|--:|---|---|")
     for scenario, r in floor_results.items():
         c = r["cpu"]
-        out.append(f"| {scenario} | {f(r['orders_per_s'], 1)} | {f(r['tx_ms'][50], 1)} | {f(r['tx_ms'][95], 1)} | "
-                   f"{f(r['tx_ms'][99], 1)} | {f(r['cycle_ms'][95], 1)} | {f(r['statements'])} | "
-                   f"{c['postgres']:.2f} / {c['loadgen']:.2f} / {c['machine_busy']:.2f} |")
+        errs = "; ".join(sorted({e.split("(")[0] for e in r["errors"]})) or "0"
+        out.append(
+            f"| {scenario} | {f(r['orders_per_s'], 1)} | {f(r['tx_ms'][50], 1)} | {f(r['tx_ms'][95], 1)} | "
+            f"{f(r['tx_ms'][99], 1)} | {f(r['fill_ms'][95], 1)} | {f(r['cycle_ms'][95], 1)} | "
+            f"{f(r['statements'])} | {c['postgres']:.2f} / {c['loadgen']:.2f} / {c['other']:.2f} | "
+            f"{errs} |"
+        )
     out.append("")
-    out.append(f"**Where a place POST's time goes** (server side, `X-Bench` header, gunicorn {best}; "
-               "ms p50 / p95 of successful places)")
+    out.append(
+        f"**Where a place POST's time goes** (server side, `X-Bench` header, gunicorn {best}; "
+        "ms p50 / p95 of successful places)"
+    )
     out.append("")
-    out.append("| scenario | client | server total | pre (session, CSRF, form) | token claim | lock wait | "
-               "lock held → commit | post | SQL incl. waits | statements |")
-    out.append("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+    out.append(
+        "| scenario | client | server total | thread CPU | pre (session, CSRF, form) | token claim | "
+        "lock wait | lock held → commit | post | SQL incl. waits | statements |"
+    )
+    out.append("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
     for (cfg, scenario), r in app_results.items():
         if cfg != best:
             continue
@@ -801,12 +1161,18 @@ def report(facts: dict, args, app_results: dict, floor_results: dict, profile: d
         def pp(k, s=s):
             v = s.get(k)
             return f"{f(v[50], 1)} / {f(v[95], 1)}" if v else "–"
-        out.append(f"| {scenario} | {f(r['ordered_place_ms'][50], 1)} / {f(r['ordered_place_ms'][95], 1)} | "
-                   f"{pp('total')} | {pp('pre')} | {pp('claim')} | {pp('wait')} | {pp('hold')} | {pp('post')} | "
-                   f"{pp('sql')} | {pp('n')} |")
+
+        out.append(
+            f"| {scenario} | {f(r['ordered_place_ms'][50], 1)} / {f(r['ordered_place_ms'][95], 1)} | "
+            f"{pp('total')} | {pp('cpu')} | {pp('pre')} | {pp('claim')} | {pp('wait')} | {pp('hold')} | "
+            f"{pp('post')} | "
+            f"{pp('sql')} | {pp('n')} |"
+        )
     out.append("")
-    out.append("| scenario | add: server / SQL / stmts (p50) | review: server / SQL / stmts (p50) | "
-               "place stmts by cart lines 1 / 2 / 3 | hot SKU | event-loop lag p95 |")
+    out.append(
+        "| scenario | add: server / SQL / stmts (p50) | review: server / SQL / stmts (p50) | "
+        "place stmts by cart lines 1 / 2 / 3 | hot SKU | event-loop lag p95 |"
+    )
     out.append("|---|---|---|---|---|--:|")
     for (cfg, scenario), r in app_results.items():
         if cfg != best:
@@ -815,28 +1181,105 @@ def report(facts: dict, args, app_results: dict, floor_results: dict, profile: d
 
         def trio(s):
             return " / ".join(f(s[k][50], 1) if k in s else "–" for k in ("total", "sql", "n"))
+
         lines = " / ".join(f(r["by_lines"].get(n, {}).get("statements_p50", float("nan"))) for n in (1, 2, 3))
         hot = "–"
         if "hot_phases" in r:
             h = r["hot_phases"]
-            hot = (f"sold out after {h['sold_out_after_s']:.0f} s of the window; place p95 in stock "
-                   f"{f(h['in_stock']['p95'])} ms (n={h['in_stock']['n']}), backordered "
-                   f"{f(h['backordered']['p95'])} ms (n={h['backordered']['n']})")
-        out.append(f"| {scenario} | {trio(a)} | {trio(v)} | {lines} | {hot} | {f(r['loop_lag_p95_ms'], 1)} ms |")
+            hot = (
+                f"sold out after {h['sold_out_after_s']:.0f} s of the window; place p95 in stock "
+                f"{f(h['in_stock']['p95'])} ms (n={h['in_stock']['n']}), backordered "
+                f"{f(h['backordered']['p95'])} ms (n={h['backordered']['n']})"
+            )
+        out.append(
+            f"| {scenario} | {trio(a)} | {trio(v)} | {lines} | {hot} | {f(r['loop_lag_p95_ms'], 1)} ms |"
+        )
     out.append("")
+    if paced:
+        out.append(
+            f"**Paced arrivals** (gunicorn {best}; orders start as a Poisson stream at the offered rate, "
+            f"{args.buyers} buyers available; {args.paced_duration:.0f} s window)"
+        )
+        out.append("")
+        out.append(
+            "| scenario | offered/s | achieved orders/s | place p50 | p95 | p99 | cycle p95 | "
+            "cores used: app / pg / load gen / others | tickets left waiting | non-2xx/3xx |"
+        )
+        out.append("|---|--:|--:|--:|--:|--:|--:|---|--:|---|")
+        for (scenario, rate), r in paced.items():
+            c = r["cpu"]
+            bad = ", ".join(f"{k}: {v}" for k, v in r["non_2xx_3xx"].items()) or "0"
+            if r.get("log"):
+                bad += " (worker log: " + ", ".join(f"{k} {v}" for k, v in r["log"].items()) + ")"
+            out.append(
+                f"| {scenario} | {rate:g} | {f(r['orders_per_s'], 1)} | {f(r['place_ms'][50])} | "
+                f"{f(r['place_ms'][95])} | {f(r['place_ms'][99])} | {f(r['cycle_ms'][95])} | "
+                f"{c['app']:.2f} / {c['postgres']:.2f} / {c['loadgen']:.2f} / {c['other']:.2f} | "
+                f"{r['backlog']} | {bad} |"
+            )
+        out.append("")
+    if cpu_prof:
+        out.append(
+            f"**Where the app's CPU goes** (in-process test client, {cpu_prof['cycles']} random orders, "
+            f"{cpu_prof['cpu_ms_per_order']:.1f} ms CPU and {cpu_prof['wall_ms_per_order']:.1f} ms wall per "
+            "order unprofiled; cProfile with a CPU timer, share of CPU by package of the function):"
+        )
+        out.append("")
+        out.append(", ".join(f"{k} {v:.0%}" for k, v in cpu_prof["packages"]))
+        out.append("")
+        out.append("Cumulative CPU share of the portal's own functions (callers include callees):")
+        out.append("")
+        out.append(
+            ", ".join(f"`{k.replace('portal/', '')}` {v:.0%}" for k, v in cpu_prof["portal_cumulative"][:16])
+        )
+        out.append("")
+    if calibration:
+        out.append(f"**One buyer alone** (gunicorn {best}, no contention: what each request costs; ms p50)")
+        out.append("")
+        out.append("| scenario | request | client | server | thread CPU | SQL | statements |")
+        out.append("|---|---|--:|--:|--:|--:|--:|")
+        for scenario, rows in calibration["requests"].items():
+            for kind in ("add", "review", "place"):
+                r = rows[kind]
+                out.append(
+                    f"| {scenario} | {kind} | {f(r['client'], 1)} | {f(r['total'], 1)} | {f(r['cpu'], 1)} | "
+                    f"{f(r['sql'], 1)} | {f(r['n'])} |"
+                )
+            tot = {
+                k: sum(rows[kind][k] for kind in ("add", "review", "place"))
+                for k in ("client", "total", "cpu", "sql", "n")
+            }
+            out.append(
+                f"| {scenario} | **one order** | {f(tot['client'], 1)} | {f(tot['total'], 1)} | "
+                f"{f(tot['cpu'], 1)} | {f(tot['sql'], 1)} | {f(tot['n'])} |"
+            )
+        out.append("")
+        out.append("Statements by total time in the one-buyer passes (both scenarios; ms total / count):")
+        out.append("")
+        out.append("| request | statement | count | total ms | ms each |")
+        out.append("|---|---|--:|--:|--:|")
+        for endpoint, statement, n, total in calibration["statements"][:15]:
+            short = statement.replace("|", "\\|")
+            short = short if len(short) < 150 else short[:147] + "..."
+            out.append(f"| {endpoint} | `{short}` | {n} | {total * 1000:.0f} | {total * 1000 / n:.2f} |")
+        out.append("")
     best_rows = {s: r for (cfg, s), r in app_results.items() if cfg == best}
     out.append("**Targets** (p95 of the place POST ≤ 300 ms and ≥ 200 orders/s, best gunicorn setting):")
     out.append("")
     for scenario, r in best_rows.items():
         p95_ok = r["place_ms"][95] <= TARGET_P95_MS
         tput_ok = r["orders_per_s"] >= TARGET_ORDERS_PER_S
-        out.append(f"- {scenario}: p95 {f(r['place_ms'][95])} ms — {'met' if p95_ok else '**missed**'}; "
-                   f"{f(r['orders_per_s'], 1)} orders/s — {'met' if tput_ok else '**missed**'} "
-                   f"(floor {f(floor_results.get(scenario, {}).get('orders_per_s', float('nan')), 1)} orders/s).")
+        out.append(
+            f"- {scenario}: p95 {f(r['place_ms'][95])} ms — {'met' if p95_ok else '**missed**'}; "
+            f"{f(r['orders_per_s'], 1)} orders/s — {'met' if tput_ok else '**missed**'} "
+            f"(floor {f(floor_results.get(scenario, {}).get('orders_per_s', float('nan')), 1)} orders/s)."
+        )
     if profile:
         out.append("")
-        out.append(f"**Profile** (wall-clock samples of request threads, {profile['scenario']} scenario, "
-                   f"{profile['samples']:,} samples; share by package of the innermost frame):")
+        out.append(
+            f"**Profile** (wall-clock samples of request threads, {profile['scenario']} scenario, "
+            f"{profile['samples']:,} samples; share by package of the innermost frame):"
+        )
         out.append("")
         total = max(profile["samples"], 1)
         out.append(", ".join(f"{name} {count / total:.0%}" for name, count in profile["package"][:14]))
@@ -844,8 +1287,20 @@ def report(facts: dict, args, app_results: dict, floor_results: dict, profile: d
         out.append("Inclusive share of selected functions:")
         out.append("")
         for name, count in profile["inclusive"]:
-            if any(k in name for k in ("portal/", "render_template", "flask_login", "csrf", "dumps", "loads",
-                                       "_execute", "commit", "flush")):
+            if any(
+                k in name
+                for k in (
+                    "portal/",
+                    "render_template",
+                    "flask_login",
+                    "csrf",
+                    "dumps",
+                    "loads",
+                    "_execute",
+                    "commit",
+                    "flush",
+                )
+            ):
                 out.append(f"- {count / total:.0%} `{name}`")
     return "\n".join(out)
 
@@ -858,8 +1313,8 @@ def main() -> int:
     parser.add_argument("--database-url", default=DEFAULT_URL)
     parser.add_argument("--buyers", type=int, default=64)
     parser.add_argument("--products", type=int, default=2000)
-    parser.add_argument("--hot-stock", type=int, default=6000)
-    parser.add_argument("--configs", default="2x8,4x4,4x8", help="gunicorn WORKERSxTHREADS, comma separated")
+    parser.add_argument("--hot-stock", type=int, default=1500)
+    parser.add_argument("--configs", default="2x8,3x8,4x4", help="gunicorn WORKERSxTHREADS, comma separated")
     parser.add_argument("--scenarios", default="hot,random")
     parser.add_argument("--app", default="bench.checkout_app:app")
     parser.add_argument("--port", type=int, default=8765)
@@ -867,13 +1322,43 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=30.0)
     parser.add_argument("--floor-threads", type=int, default=64)
     parser.add_argument("--no-floor", action="store_true")
-    parser.add_argument("--profile", action="store_true", help="add an unmeasured, sampled pass (best config)")
+    parser.add_argument(
+        "--no-calibrate",
+        action="store_true",
+        help="skip the one-buyer pass (uncontended cost per request, SQL by statement)",
+    )
+    parser.add_argument(
+        "--paced",
+        default="10,20,30,40",
+        help="open-loop arrival rates (orders/s) to run on the best setting, '' for none",
+    )
+    parser.add_argument("--paced-duration", type=float, default=20.0)
+    parser.add_argument(
+        "--cpu-profile",
+        type=int,
+        default=200,
+        help="cycles of an in-process cProfile pass (CPU timer) through the test client; 0: none",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="add an unmeasured pass with the wall-clock sampler of bench/checkout_app.py",
+    )
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument(
+        "--quiet-threshold",
+        type=float,
+        default=0.5,
+        help="before each pass wait until others use fewer cores than this",
+    )
+    parser.add_argument("--max-wait", type=float, default=300.0, help="... but at most this many seconds")
     parser.add_argument("--keep-db", action="store_true")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--markdown", type=Path)
     args = parser.parse_args()
 
+    QUIET.update(threshold=args.quiet_threshold, max_wait=args.max_wait)
+    PG_DATABASE["name"] = make_url(args.database_url).database
     facts = machine_facts()
     print(f"load average {facts['load_before']}", file=sys.stderr)
     conninfo = libpq_url(args.database_url)
@@ -890,22 +1375,38 @@ def main() -> int:
         server = Gunicorn(args.app, workers, threads, args.port, args.database_url)
         try:
             for scenario in scenarios:
-                reset(conninfo)
+                quiet = prepare(conninfo, "next pass")
                 errors: list[str] = []
                 print(f"{cfg} {scenario}: running ...", file=sys.stderr)
                 samples, meta = asyncio.run(_with_cpu(server, world, scenario, args, errors))
                 inv = check_invariants(conninfo, world.hot_id)
-                summary = summarise_app(samples, meta["window"], args.duration,
-                                        inv["hot_sold_out_at"] if scenario == "hot" else None)
-                summary.update(cpu=meta["cpu"], invariants=inv, errors=errors,
-                               loop_lag_p95_ms=meta["loop_lag_p95_ms"])
+                summary = summarise_app(
+                    samples,
+                    meta["window"],
+                    args.duration,
+                    inv["hot_sold_out_at"] if scenario == "hot" else None,
+                )
+                summary.update(
+                    quiet_before=quiet,
+                    cpu=meta["cpu"],
+                    invariants=inv,
+                    errors=errors,
+                    loop_lag_p95_ms=meta["loop_lag_p95_ms"],
+                    log=server.log_problems(),
+                )
                 app_results[(cfg, scenario)] = summary
-                raw["app"][f"{cfg} {scenario}"] = {"summary": summary,
-                                                   "samples": [asdict(s) for s in samples]}
-                print(f"{cfg} {scenario}: {summary['orders_per_s']:.1f} orders/s, place p95 "
-                      f"{summary['place_ms'][95]:.0f} ms, cycle p95 {summary['cycle_ms'][95]:.0f} ms, "
-                      f"409s {summary['outdated_409']}, bad {summary['non_2xx_3xx']}, cpu "
-                      f"{ {k: round(v, 2) for k, v in meta['cpu'].items()} }, invariants {inv}", file=sys.stderr)
+                raw["app"][f"{cfg} {scenario}"] = {
+                    "summary": summary,
+                    "samples": [asdict(s) for s in samples],
+                }
+                print(
+                    f"{cfg} {scenario}: {summary['orders_per_s']:.1f} orders/s, place p95 "
+                    f"{summary['place_ms'][95]:.0f} ms, cycle p95 {summary['cycle_ms'][95]:.0f} ms, "
+                    f"409s {summary['outdated_409']}, bad {summary['non_2xx_3xx']}, cpu "
+                    f"{ {k: round(v, 2) for k, v in meta['cpu'].items()} }, invariants {inv}, "
+                    f"log {summary['log']}",
+                    file=sys.stderr,
+                )
                 for line in errors[:5]:
                     print("   ", line, file=sys.stderr)
         finally:
@@ -917,19 +1418,68 @@ def main() -> int:
         totals[cfg] = totals.get(cfg, 0.0) + r["orders_per_s"]
     best = max(totals, key=totals.get) if totals else ""
 
+    paced: dict[tuple[str, float], dict] = {}
+    rates = [float(x) for x in args.paced.split(",") if x.strip()]
+    if rates and best:
+        workers, threads = (int(x) for x in best.split("x"))
+        server = Gunicorn(args.app, workers, threads, args.port, args.database_url)
+        ns = argparse.Namespace(**{**vars(args), "duration": args.paced_duration})
+        try:
+            for scenario in scenarios:
+                for rate in rates:
+                    quiet = prepare(conninfo, "next pass")
+                    errors = []
+                    print(f"paced {rate:g}/s {scenario} on {best}: running ...", file=sys.stderr)
+                    samples, meta = asyncio.run(_with_cpu(server, world, scenario, ns, errors, rate=rate))
+                    summary = summarise_app(samples, meta["window"], ns.duration, None)
+                    summary.update(
+                        cpu=meta["cpu"], backlog=meta["backlog"], errors=errors, quiet_before=quiet
+                    )
+                    paced[(scenario, rate)] = summary
+                    raw["app"][f"paced {rate:g} {scenario}"] = {"summary": summary}
+                    print(
+                        f"paced {rate:g}/s {scenario}: {summary['orders_per_s']:.1f} orders/s, place p95 "
+                        f"{summary['place_ms'][95]:.0f} ms, backlog {meta['backlog']}",
+                        file=sys.stderr,
+                    )
+        finally:
+            server.stop()
+
     floor_results = {}
     if not args.no_floor:
-        for scenario in scenarios:
-            reset(conninfo)
-            print(f"floor {scenario}: running ...", file=sys.stderr)
-            result, samples = run_floor(conninfo, world, scenario, args.floor_threads, args.warmup, args.duration,
-                                        args.seed)
+        variants = [(scenario, "UPDATE") for scenario in scenarios]
+        if "hot" in scenarios:
+            variants.append(("hot", "NO KEY UPDATE"))
+        for scenario, lock in variants:
+            name = scenario if lock == "UPDATE" else f"{scenario}, products FOR NO KEY UPDATE"
+            quiet = prepare(conninfo, "next pass")
+            print(f"floor {name}: running ...", file=sys.stderr)
+            result, samples = run_floor(
+                conninfo, world, scenario, args.floor_threads, args.warmup, args.duration, args.seed, lock
+            )
             result["invariants"] = check_invariants(conninfo, world.hot_id)
-            floor_results[scenario] = result
-            raw["floor"][scenario] = {"summary": result, "samples": samples}
-            print(f"floor {scenario}: {result['orders_per_s']:.1f} orders/s, tx p95 {result['tx_ms'][95]:.1f} ms,"
-                  f" cpu { {k: round(v, 2) for k, v in result['cpu'].items()} }, errors {result['errors'][:2]}",
-                  file=sys.stderr)
+            result["quiet_before"] = quiet
+            floor_results[name] = result
+            raw["floor"][name] = {"summary": result, "samples": samples}
+            print(
+                f"floor {name}: {result['orders_per_s']:.1f} orders/s, tx p95 {result['tx_ms'][95]:.1f} ms, "
+                f"fill p95 {result['fill_ms'][95]:.1f} ms, cpu "
+                f"{ {k: round(v, 2) for k, v in result['cpu'].items()} }, errors {result['errors'][:2]}",
+                file=sys.stderr,
+            )
+
+    calibration = None
+    if not args.no_calibrate and best:
+        calibration = calibrate(args, world, conninfo, best, scenarios)
+        raw["calibration"] = calibration
+
+    cpu_prof = None
+    if args.cpu_profile:
+        quiet = prepare(conninfo, "next pass")
+        print(f"in-process CPU profile, {args.cpu_profile} cycles: running ...", file=sys.stderr)
+        cpu_prof = cpu_profile(args.database_url, world, args.cpu_profile, args.seed)
+        cpu_prof["quiet_before"] = quiet
+        raw["cpu_profile"] = cpu_prof
 
     profile = None
     if args.profile and best:
@@ -938,12 +1488,20 @@ def main() -> int:
         pdir.mkdir(parents=True, exist_ok=True)
         for old in pdir.glob("profile-*.json"):
             old.unlink()
-        server = Gunicorn("bench.checkout_app:app", workers, threads, args.port, args.database_url, pdir)
+        server = Gunicorn(
+            "bench.checkout_app:app",
+            workers,
+            threads,
+            args.port,
+            args.database_url,
+            {"BENCH_PROFILE_DIR": str(pdir)},
+        )
         try:
-            reset(conninfo)
+            quiet = prepare(conninfo, "next pass")
             print(f"profile {best} hot: running ...", file=sys.stderr)
-            asyncio.run(_with_cpu(server, world, "hot", argparse.Namespace(**{**vars(args), "duration": 15.0}),
-                                  []))
+            asyncio.run(
+                _with_cpu(server, world, "hot", argparse.Namespace(**{**vars(args), "duration": 15.0}), [])
+            )
             time.sleep(4)  # a last dump
         finally:
             server.stop()
@@ -951,7 +1509,7 @@ def main() -> int:
         profile["scenario"] = "hot"
         raw["profile"] = profile
 
-    text = report(facts, args, app_results, floor_results, profile, best)
+    text = report(facts, args, app_results, floor_results, calibration, profile, best, paced, cpu_prof)
     print(text)
     if args.markdown:
         args.markdown.write_text(text + "\n")
@@ -963,7 +1521,146 @@ def main() -> int:
     return 0
 
 
-async def _with_cpu(server: Gunicorn, world: World, scenario: str, args, errors: list[str]):
+def cpu_profile(database_url: str, world: World, cycles: int, seed: int) -> dict:
+    """Where the app's CPU goes: ``cycles`` random-scenario orders through ``app.test_client()`` in this
+    process (WSGI, Flask, services, ORM, driver; no gunicorn, no HTTP parsing), first unprofiled (CPU ms per
+    order), then under cProfile with a thread-CPU timer (the profiler's own overhead inflates every
+    function roughly alike, so shares are what to read)."""
+    import cProfile
+    import pstats
+    from collections import Counter
+
+    from portal import create_app
+
+    app = create_app({"environ": app_environ(database_url)})
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    response = client.post(
+        "/login",
+        data={
+            "csrf_token": _CSRF.search(page).group(1),
+            "email": world.buyers[0]["email"],
+            "password": PASSWORD,
+        },
+    )
+    assert response.status_code == 302, response.status_code
+    csrf = _CSRF.search(client.get("/cart/quick").get_data(as_text=True)).group(1)
+    rng = random.Random(seed)
+
+    def cycle() -> None:
+        lines = cart_for(rng, "random", world)
+        r = client.post(
+            "/cart/quick", data={"csrf_token": csrf, "text": "\n".join(f"{sku}, {qty}" for sku, qty in lines)}
+        )
+        assert r.status_code == 302, r.status_code
+        page = client.get("/checkout/review").get_data(as_text=True)
+        r = client.post(
+            "/checkout/place",
+            data={
+                "csrf_token": csrf,
+                "token": _TOKEN.search(page).group(1),
+                "reviewed": _REVIEWED.search(page).group(1),
+            },
+        )
+        assert r.status_code == 302, r.status_code
+
+    for _ in range(20):
+        cycle()
+    t0, w0 = time.thread_time(), time.perf_counter()
+    for _ in range(cycles):
+        cycle()
+    cpu_ms = (time.thread_time() - t0) * 1000 / cycles
+    wall_ms = (time.perf_counter() - w0) * 1000 / cycles
+    profiler = cProfile.Profile(time.thread_time)
+    profiler.enable()
+    for _ in range(cycles):
+        cycle()
+    profiler.disable()
+    stats = pstats.Stats(profiler).stats
+    packages: Counter[str] = Counter()
+    total = 0.0
+    for (filename, _line, _name), (_cc, _nc, tottime, _ct, _callers) in stats.items():
+        total += tottime
+        if "site-packages/" in filename:
+            key = filename.split("site-packages/", 1)[1].split("/", 1)[0].removesuffix(".py")
+        elif f"{ROOT}/portal/" in filename:
+            key = "portal/" + filename.split(f"{ROOT}/portal/", 1)[1].split("/", 1)[0]
+        elif filename.startswith("~"):
+            key = "builtins"
+        else:
+            key = "stdlib and other"
+        packages[key] += tottime
+    portal_cum = sorted(
+        (
+            (f"{fn.split(str(ROOT) + '/', 1)[-1]}:{name}", ct)
+            for (fn, _l, name), (_c, _n, _t, ct, _) in stats.items()
+            if f"{ROOT}/portal/" in fn and "/templates/" not in fn
+        ),
+        key=lambda r: -r[1],
+    )[:25]
+    with app.app_context():
+        from portal.extensions import db
+
+        db.engine.dispose()
+    return {
+        "cycles": cycles,
+        "cpu_ms_per_order": cpu_ms,
+        "wall_ms_per_order": wall_ms,
+        "packages": [(k, v / total) for k, v in packages.most_common(14)],
+        "portal_cumulative": [(k, v / total) for k, v in portal_cum],
+    }
+
+
+def calibrate(args, world: World, conninfo: str, best: str, scenarios: list[str]) -> dict:
+    """One buyer alone: the uncontended cost of each request (server time, its CPU, SQL, statements) and
+    the SQL time per statement text. No queueing, no lock waits: what one order costs the machine."""
+    workers, threads = (int(x) for x in best.split("x"))
+    sdir = DATA / "checkout-sql"
+    sdir.mkdir(parents=True, exist_ok=True)
+    for old in sdir.glob("sql-*.json"):
+        old.unlink()
+    one = World(world.buyers[:1], world.hot_id, world.hot_stock, world.random_skus)
+    out: dict = {"requests": {}, "statements": []}
+    server = Gunicorn(
+        args.app, workers, threads, args.port, args.database_url, {"BENCH_SQL_STATS_DIR": str(sdir)}
+    )
+    try:
+        for scenario in scenarios:
+            quiet = prepare(conninfo, "next pass")
+            print(f"calibration (1 buyer) {scenario}: running ...", file=sys.stderr)
+            ns = argparse.Namespace(**{**vars(args), "warmup": 2.0, "duration": 10.0})
+            samples, meta = asyncio.run(_with_cpu(server, one, scenario, ns, []))
+            w0, w1 = meta["window"]
+            inside = [s for s in samples if w0 <= s.start and s.end <= w1]
+            rows = {}
+            for kind in ("add", "review", "place"):
+                chosen = [s for s in inside if s.kind == kind and s.server]
+                rows[kind] = {
+                    k: pct([s.server[k] for s in chosen if k in s.server], 50)
+                    for k in ("total", "cpu", "sql", "n")
+                }
+                rows[kind]["client"] = pct([s.ms for s in chosen], 50)
+            orders = len([s for s in inside if s.kind == "place" and s.outcome == "ordered"])
+            rows["orders_per_s"] = orders / ns.duration
+            rows["quiet_before"] = quiet
+            rows["cpu"] = meta["cpu"]
+            out["requests"][scenario] = rows
+        time.sleep(4)  # the workers' last dump
+    finally:
+        server.stop()
+    merged: dict[tuple[str, str], list[float]] = {}
+    for path in sdir.glob("sql-*.json"):
+        for endpoint, statement, n, total in json.loads(path.read_text()):
+            row = merged.setdefault((endpoint, statement), [0, 0.0])
+            row[0] += n
+            row[1] += total
+    out["statements"] = sorted(([e, s, n, t] for (e, s), (n, t) in merged.items()), key=lambda r: -r[3])[:40]
+    return out
+
+
+async def _with_cpu(
+    server: Gunicorn, world: World, scenario: str, args, errors: list[str], rate: float | None = None
+):
     """Run the load and take CPU snapshots at the start and end of its steady-state window."""
     holder: dict = {}
     loop = asyncio.get_running_loop()
@@ -977,8 +1674,17 @@ async def _with_cpu(server: Gunicorn, world: World, scenario: str, args, errors:
         holder["b"] = await loop.run_in_executor(None, cpu_snapshot, server.proc.pid)
 
     async def load():
-        return await run_load(server.base, world, scenario, args.warmup, args.duration, args.seed, errors,
-                              on_start=lambda t: holder.__setitem__("t_start", t))
+        return await run_load(
+            server.base,
+            world,
+            scenario,
+            args.warmup,
+            args.duration,
+            args.seed,
+            errors,
+            on_start=lambda t: holder.__setitem__("t_start", t),
+            rate=rate,
+        )
 
     snap = asyncio.create_task(snapshots())
     samples, meta = await load()

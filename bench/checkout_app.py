@@ -5,13 +5,16 @@
 Same app as ``wsgi:app`` (built by ``portal.create_app`` from the environment), plus, per request:
 
 - an ``X-Bench`` response header: ``total`` (ms from the WSGI call to ``start_response``, i.e. after the
-  view and the session save), ``sql`` (ms inside cursor.execute, lock waits included), ``n`` (statements);
+  view and the session save), ``cpu`` (CPU time of the serving thread, ``time.thread_time``), ``sql``
+  (ms inside cursor.execute and the DBAPI commit, lock waits included), ``n`` (statements and commits);
   for ``POST /checkout/place`` also the phases of ``ordering.place_order``: ``pre`` (request start to the
   service call: session, login check, CSRF, form, signature), ``claim`` (service start to the lock query:
   the token insert), ``wait`` (the ``_lock`` call: cart, product and stock ``FOR UPDATE``, i.e. queueing
   behind other buyers of the same rows), ``hold`` (rows locked to COMMIT done: re-planning against live
   stock, the writes and the commit; the time the hot rows are held), ``post`` (service return to
   ``start_response``: redirect, session save);
+- with ``BENCH_SQL_STATS_DIR`` set: count and total time per request path and statement text (``IN``
+  lists folded), written every few seconds to ``sql-<pid>.json``;
 - with ``BENCH_PROFILE_DIR`` set: an in-process wall-clock sampler (``sys._current_frames`` every
   ``BENCH_PROFILE_INTERVAL_MS``, default 5) over the threads that are serving a request; every few seconds
   it writes ``profile-<pid>.json`` (sample counts by innermost frame, by function anywhere on the stack,
@@ -25,6 +28,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -69,8 +73,11 @@ def _install_sql_hooks(app) -> None:
         state = _state()
         t0 = state.pop("sql_t0", None)
         if t0 is not None:
-            state["sql"] = state.get("sql", 0.0) + time.perf_counter() - t0
+            took = time.perf_counter() - t0
+            state["sql"] = state.get("sql", 0.0) + took
             state["n"] = state.get("n", 0) + 1
+            if _sql_stats is not None:
+                _sql_stats.add(state.get("endpoint", "?"), statement, took)
 
 
 def _install_commit_timer() -> None:
@@ -95,7 +102,8 @@ def _install_commit_timer() -> None:
 
 
 def _install_phase_timers() -> None:
-    original_place, original_lock, original_wt = ordering.place_order, ordering._lock, ordering.write_transaction
+    original_place, original_lock = ordering.place_order, ordering._lock
+    original_wt = ordering.write_transaction
 
     def place_order(*args, **kwargs):
         state = _state()
@@ -193,12 +201,54 @@ class Sampler:
 
     def dump(self) -> None:
         with self.lock:
-            data = {"pid": os.getpid(), "samples": self.samples, "interval_s": self.interval,
-                    "leaf": self.leaf.most_common(200), "inclusive": self.inclusive.most_common(400),
-                    "package": self.package.most_common(100)}
+            data = {
+                "pid": os.getpid(),
+                "samples": self.samples,
+                "interval_s": self.interval,
+                "leaf": self.leaf.most_common(200),
+                "inclusive": self.inclusive.most_common(400),
+                "package": self.package.most_common(100),
+            }
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data))
         tmp.replace(self.path)
+
+
+# --- time per statement text -----------------------------------------------------------------------
+
+_IN_LIST = re.compile(r"\((?:%\(\w+\)s(?:::\w+)?,\s*)+%\(\w+\)s(?:::\w+)?\)")
+_SPACE = re.compile(r"\s+")
+
+
+class SqlStats:
+    """Count and total time per (request path, statement text), ``IN (...)`` lists folded."""
+
+    def __init__(self, directory: Path):
+        self.path = directory / f"sql-{os.getpid()}.json"
+        self.rows: dict[tuple[str, str], list[float]] = {}
+        self.lock = threading.Lock()
+
+    def add(self, endpoint: str, statement: str, took: float) -> None:
+        key = (endpoint, _IN_LIST.sub("(...)", _SPACE.sub(" ", statement))[:400])
+        with self.lock:
+            row = self.rows.setdefault(key, [0, 0.0])
+            row[0] += 1
+            row[1] += took
+
+    def run(self) -> None:
+        while True:
+            time.sleep(3)
+            self.dump()
+
+    def dump(self) -> None:
+        with self.lock:
+            data = [[e, s, n, t] for (e, s), (n, t) in self.rows.items()]
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data))
+        tmp.replace(self.path)
+
+
+_sql_stats: SqlStats | None = None
 
 
 # --- the WSGI wrapper -------------------------------------------------------------------------------
@@ -211,7 +261,8 @@ def instrument(flask_app):
     inner = flask_app.wsgi_app
 
     def wsgi(environ, start_response):
-        _local.state = {}
+        _local.state = {"endpoint": f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO', '')}"}
+        cpu0 = time.thread_time()
         ident = threading.get_ident()
         _serving.add(ident)
         start = time.perf_counter()
@@ -219,7 +270,7 @@ def instrument(flask_app):
         def timed_start_response(status, headers, exc_info=None):
             end = time.perf_counter()
             state = _state()
-            fields = {"total": end - start, "sql": state.get("sql", 0.0)}
+            fields = {"total": end - start, "cpu": time.thread_time() - cpu0, "sql": state.get("sql", 0.0)}
             fields.update(_phases(state, start, end))
             value = ",".join(f"{k}={v * 1000:.2f}" for k, v in fields.items()) + f",n={state.get('n', 0)}"
             return start_response(status, [*headers, ("X-Bench", value)], exc_info)
@@ -230,6 +281,13 @@ def instrument(flask_app):
             _serving.discard(ident)
 
     flask_app.wsgi_app = wsgi
+
+    global _sql_stats
+    stats_dir = os.environ.get("BENCH_SQL_STATS_DIR")
+    if stats_dir:
+        _sql_stats = SqlStats(Path(stats_dir))
+        threading.Thread(target=_sql_stats.run, name="bench-sql-stats", daemon=True).start()
+        atexit.register(_sql_stats.dump)
 
     directory = os.environ.get("BENCH_PROFILE_DIR")
     if directory:
