@@ -64,6 +64,13 @@ class Results:
     def pages(self) -> int:
         return max((self.total + self.per_page - 1) // self.per_page, 1)
 
+    @property
+    def has_next(self) -> bool:
+        """A capped count does not bound the pages of a plain listing: a full page may have a next one."""
+        if self.total_is_capped:
+            return len(self.cards) == self.per_page and self.page < MAX_PAGE
+        return self.page < self.pages
+
 
 def search_terms(raw: str) -> list[str]:
     """Words of the query, lower-cased, at most ``MAX_TERMS`` of at most 40 characters. Everything

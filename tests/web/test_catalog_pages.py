@@ -139,3 +139,16 @@ def test_unknown_products_and_images_are_404(buyer, client):
     assert post_form(client, "/catalog/p/NOPE/notify").status_code == 404
     assert client.get("/catalog/images/deadbeef/thumb.jpg").status_code == 404
     assert client.get("/catalog/c/no-such-category").status_code == 404
+
+
+def test_pages_past_a_capped_count_say_no_false_total(buyer, client, monkeypatch):
+    from portal.services import catalog
+    from tests.factories import make_category, make_vendor
+
+    monkeypatch.setattr(catalog, "COUNT_CAP", 2)
+    category, vendor = make_category(), make_vendor()
+    for i in range(50):
+        make_product(sku=f"L-{i:02d}", name=f"Item {i:02d}", category=category, vendor=vendor)
+    html = client.get("/catalog/search?sort=name&page=2").get_data(as_text=True)
+    assert '<span class="page-link">Page 2</span>' in html
+    assert ">Next</a>" in html and "Item 24" in html
