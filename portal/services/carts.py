@@ -57,7 +57,8 @@ def add_items(user_id: int, company_id: int, items: list[tuple[int, int]]) -> li
         if len(lines) + len({pid for pid, _ in items} - set(lines)) > MAX_CART_LINES:
             raise ServiceError(f"A cart holds at most {MAX_CART_LINES} lines.")
         added = []
-        for product_id, quantity in items:
+        # Product-id order, like every other writer: inserts take key-share locks on the products.
+        for product_id, quantity in sorted(items, key=lambda item: item[0]):
             product = products.get(product_id)
             if product is None:
                 raise NotFound("That product is not sold any more.")

@@ -160,18 +160,23 @@ def _claim_token(session, user: User, company_id: int, token: str) -> tuple[int 
 
 
 def _lock(session, user: User, company_id: int):
-    """Lock the cart, then the products and their stock rows in product-id order (no deadlocks)."""
+    """Lock the cart, then the products and their stock rows in product-id order (no deadlocks).
+
+    ``FOR NO KEY UPDATE`` (``key_share=True``): we never change these rows' keys, and the weaker lock
+    does not conflict with the key-share locks that foreign-key checks take when other buyers add the
+    same products to their carts; plain ``FOR UPDATE`` made those inserts wait and could deadlock."""
     from sqlalchemy.orm import selectinload
 
     cart = session.scalar(select(Cart).where(Cart.user_id == user.id, Cart.company_id == company_id)
-                          .with_for_update())
+                          .with_for_update(key_share=True))
     if cart is None or not cart.lines:
         raise CheckoutRejected([(None, "Your cart is empty.")])
     ids = sorted(line.product_id for line in cart.lines)
     products = list(session.scalars(select(Product).where(Product.id.in_(ids)).order_by(Product.id)
-                                    .options(selectinload(Product.vendor)).with_for_update()))
+                                    .options(selectinload(Product.vendor)).with_for_update(key_share=True)))
     stocks = list(session.scalars(select(Stock).where(Stock.product_id.in_(ids))
-                                  .order_by(Stock.product_id, Stock.warehouse_id).with_for_update()))
+                                  .order_by(Stock.product_id, Stock.warehouse_id)
+                                  .with_for_update(key_share=True)))
     return cart, products, stocks
 
 
