@@ -1,6 +1,6 @@
 """Checkout throughput on PostgreSQL under gunicorn, beside the raw SQL order transaction (issue 4).
 
-    .venv/bin/python bench/bench_checkout.py                      # full run, ~8 minutes
+    .venv/bin/python bench/bench_checkout.py                      # full run, ~20 minutes
     .venv/bin/python bench/bench_checkout.py --configs 2x8 --duration 10 --warmup 3   # quick look
 
 What it does, in one run:
@@ -1060,7 +1060,22 @@ def machine_facts() -> dict:
             k: conn.execute(f"SHOW {k}").fetchone()[0]
             for k in ("server_version", "shared_buffers", "synchronous_commit", "max_connections")
         }
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "portal", "migrations"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        code = head + (" + uncommitted changes under portal/ or migrations/" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        code = "unknown"
     return {
+        "code": code,
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "nproc": os.cpu_count(),
         "ram_gib": round(int(mem.split()[1]) / 1024 / 1024, 1),
@@ -1090,7 +1105,7 @@ def report(
         f"(shared_buffers {facts['postgres']['shared_buffers']}, synchronous_commit "
         f"{facts['postgres']['synchronous_commit']}) · {args.buyers} buyers · {args.products:,} random SKUs "
         f"+ 1 hot SKU ({args.hot_stock:,} units, policy allow) · steady state {args.duration:.0f} s after "
-        f"{args.warmup:.0f} s warm-up · app `{args.app}`, `PORTAL_ENV=production`."
+        f"{args.warmup:.0f} s warm-up · app `{args.app}`, `PORTAL_ENV=production` · code {facts['code']}."
     )
     out.append("")
     out.append(
@@ -1314,7 +1329,9 @@ def main() -> int:
     parser.add_argument("--buyers", type=int, default=64)
     parser.add_argument("--products", type=int, default=2000)
     parser.add_argument("--hot-stock", type=int, default=1500)
-    parser.add_argument("--configs", default="2x8,3x8,4x4", help="gunicorn WORKERSxTHREADS, comma separated")
+    parser.add_argument(
+        "--configs", default="2x4,2x8,4x2,4x4", help="gunicorn WORKERSxTHREADS, comma separated"
+    )
     parser.add_argument("--scenarios", default="hot,random")
     parser.add_argument("--app", default="bench.checkout_app:app")
     parser.add_argument("--port", type=int, default=8765)
