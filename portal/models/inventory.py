@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.models.base import Base, utcnow
@@ -30,6 +30,9 @@ class Stock(Base):
         CheckConstraint("on_hand >= 0", name="on_hand_nonnegative"),
         CheckConstraint("allocated >= 0", name="allocated_nonnegative"),
         CheckConstraint("allocated <= on_hand", name="allocated_within_on_hand"),
+        # The "in stock now" probe: only rows with something available (migration 0006).
+        Index("ix_stock_available", "product_id", sqlite_where=text("on_hand > allocated"),
+              postgresql_where=text("on_hand > allocated")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -12,7 +12,21 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import Select, and_, column, exists, func, literal_column, or_, select, table, text
+from sqlalchemy import (
+    Select,
+    and_,
+    cast,
+    column,
+    exists,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    table,
+    text,
+)
+from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import selectinload
 
 from portal.extensions import db
@@ -28,6 +42,14 @@ MAX_PAGE = 400
 COUNT_CAP = 1000
 MAX_TERMS = 8
 _WORD = re.compile(r"\w+", re.UNICODE)
+#: Words that say nothing about a product. PostgreSQL's ``english`` configuration drops them from
+#: queries; they are dropped on SQLite too, where "of" alone matches most of a catalog and made a
+#: filtered search read 100,000 text hits (bench/RESULTS.md). A query of stop words only keeps them.
+STOP_WORDS = frozenset({
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "from", "if", "in", "into", "is",
+    "it", "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these",
+    "they", "this", "to", "was", "were", "will", "with",
+})
 
 
 @dataclass(frozen=True)
@@ -75,7 +97,9 @@ class Results:
 def search_terms(raw: str) -> list[str]:
     """Words of the query, lower-cased, at most ``MAX_TERMS`` of at most 40 characters. Everything
     else (quotes, operators, SQL) is dropped, so no input can change the shape of the query."""
-    return [w.lower()[:40] for w in _WORD.findall(raw or "")][:MAX_TERMS]
+    words = [w.lower()[:40] for w in _WORD.findall(raw or "")]
+    meaningful = [w for w in words if w not in STOP_WORDS]
+    return (meaningful or words)[:MAX_TERMS]
 
 
 _FTS = table("product_search", column("rowid"))
@@ -83,17 +107,33 @@ _FTS = table("product_search", column("rowid"))
 _BM25 = "bm25(product_search, 10.0, 5.0, 1.0)"
 
 
-def _with_text(stmt: Select, terms: list[str], name_only: bool = False) -> tuple[Select, object]:
-    """Restrict to products matching every term (as a prefix), anywhere or (``name_only``) in the SKU or
-    name; returns the rank expression."""
-    if db.engine.dialect.name == "postgresql":
+def _postgres() -> bool:
+    return db.engine.dialect.name == "postgresql"
+
+
+def _facets(query: CatalogQuery) -> list[tuple[str, int]]:
+    """The filters the text index answers itself (see portal/models/search.py)."""
+    return [(kind, value) for kind, value in (("c", query.category_id), ("v", query.vendor_id)) if value]
+
+
+def _with_text(stmt: Select, terms: list[str], facets: list[tuple[str, int]],
+               name_only: bool = False) -> tuple[Select, object]:
+    """Restrict to products matching every term, anywhere or (``name_only``) in the SKU or name, and
+    every facet; returns the rank expression. A term of two or more characters matches as a prefix
+    (type-ahead); a one-character term only as a whole word, since a one-letter prefix ("a"*) would
+    expand to a good part of the vocabulary (about 95 ms on SQLite at 500,000 products)."""
+    if _postgres():
         weights = "AB" if name_only else ""  # A: SKU, B: name (see the generated column)
-        tsquery = func.to_tsquery("english", " & ".join(f"{t}:*{weights}" for t in terms))
+        tsquery = func.to_tsquery("english", " & ".join(
+            f"{t}:*{weights}" if len(t) > 1 else (f"{t}:{weights}" if weights else t) for t in terms))
+        if facets:
+            wanted = " & ".join(f"'#{kind}{value:d}'" for kind, value in facets)
+            tsquery = tsquery.op("&&")(cast(literal(wanted), TSQUERY))
         vector = literal_column("products.search_vector")
         return stmt.where(vector.op("@@")(tsquery)), func.ts_rank(vector, tsquery).desc()
-    match = " ".join(f'"{t}"*' for t in terms)
-    if name_only:
-        match = f"{{sku name}} : ({match})"
+    words = " ".join(f'"{t}"*' if len(t) > 1 else f'"{t}"' for t in terms)
+    match = f"{{sku name}} : ({words})" if name_only else f"{{sku name description}} : ({words})"
+    match += "".join(f' AND facets : "{kind}{value:d}"' for kind, value in facets)
     stmt = stmt.join(_FTS, _FTS.c.rowid == Product.id).where(
         text("product_search MATCH :match").bindparams(match=match))
     return stmt, literal_column(_BM25)
@@ -105,25 +145,35 @@ def in_stock_clause():
 
 
 def orderable_clause():
-    """Something can be ordered: in stock, or backorders allowed (a cap with room left)."""
+    """Something can be ordered: in stock, or backorders allowed (a cap with room left).
+
+    The in-stock test is a correlated scalar subquery, not EXISTS: PostgreSQL turns an OR'ed EXISTS
+    into a hashed subplan that reads the whole stock table first (about 150 ms at 500,000 products),
+    while the scalar subquery probes ``ix_stock_available`` per row and stops at the first hit."""
     on_backorder = (select(func.coalesce(func.sum(OrderLine.backordered), 0))
                     .where(OrderLine.product_id == Product.id).scalar_subquery())
-    return or_(in_stock_clause(), Product.backorder_policy == "allow",
-               and_(Product.backorder_policy == "allow_up_to", Product.backorder_cap > on_backorder))
+    in_stock = (select(literal(True)).where(Stock.product_id == Product.id, Stock.on_hand > Stock.allocated)
+                .limit(1).scalar_subquery())
+    return or_(Product.backorder_policy == "allow",
+               and_(Product.backorder_policy == "allow_up_to", Product.backorder_cap > on_backorder),
+               in_stock.is_not(None))
 
 
 def _filtered(query: CatalogQuery, terms: list[str], name_only: bool = False) -> tuple[Select, object]:
+    """Products matching the query. With words, the category and vendor filters go into the text match
+    (facet tokens); without, they use the B-tree indexes."""
     stmt = select(Product.id).where(Product.active)
     rank = None
     if terms:
-        stmt, rank = _with_text(stmt, terms, name_only)
-    if query.category_id:
-        stmt = stmt.where(Product.category_id == query.category_id)
-    if query.vendor_id:
-        stmt = stmt.where(Product.vendor_id == query.vendor_id)
+        stmt, rank = _with_text(stmt, terms, _facets(query), name_only)
+    else:
+        if query.category_id:
+            stmt = stmt.where(Product.category_id == query.category_id)
+        if query.vendor_id:
+            stmt = stmt.where(Product.vendor_id == query.vendor_id)
     if query.in_stock:
         stmt = stmt.where(in_stock_clause())
-    if query.orderable:
+    elif query.orderable:  # in stock implies orderable
         stmt = stmt.where(orderable_clause())
     return stmt, rank
 
@@ -141,10 +191,16 @@ def _ordered(stmt: Select, query: CatalogQuery, rank) -> Select:
 
 def _broad(query: CatalogQuery, terms: list[str], name_only: bool) -> tuple[Select, object]:
     """For a search matching more than COUNT_CAP products: sort and page through the newest COUNT_CAP
-    matches (for "best match", those with every word in the SKU or name), streamed from the text index
-    in id order, instead of sorting every match. Ranking 100,000 matches costs more than a page
-    view may; a buyer narrows such a search with another word or a filter."""
-    stmt, rank = _filtered(query, terms, name_only)
+    matches, streamed from the text index in id order, instead of sorting every match. Ranking 100,000
+    matches costs more than a page view may; a buyer narrows such a search with another word or a
+    filter.
+
+    For "best match" on SQLite the window holds the newest matches with every word in the SKU or name.
+    PostgreSQL takes the newest matches of any field and ranks them with ``ts_rank`` (SKU and name
+    weigh more than the description, so name hits still come first): GIN cannot apply a weight
+    restriction (``word:*AB``), so a name-only window of a word found only in descriptions read all
+    500,000 rows to find none (about 200 ms) before falling back."""
+    stmt, rank = _filtered(query, terms, name_only and not _postgres())
     newest = _FTS.c.rowid.desc() if db.engine.dialect.name == "sqlite" else Product.id.desc()
     candidates = stmt.order_by(newest).limit(COUNT_CAP).subquery()
     outer = select(Product.id).where(Product.id.in_(select(candidates.c.id)))
