@@ -403,27 +403,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", type=Path, help="write every sample here")
     parser.add_argument("--slowest", type=int, default=5, help="list the k slowest cases per scenario")
     parser.add_argument("--repeat", type=int, default=1, help="runs per case; each column takes the median")
-    parser.add_argument("--proposals", action="store_true",
-                        help="measure with the changes of bench/proposals.py (its indexes are dropped after)")
     args = parser.parse_args(argv)
-
-    bench = Bench(args.database_url)
-    created: list[str] = []
-    if args.proposals:
-        from bench import proposals
-
-        created = proposals.apply(bench.engine)
-    try:
-        run(bench, args)
-    finally:
-        if created:
-            from bench import proposals
-
-            proposals.revert(bench.engine, created)
+    run(Bench(args.database_url), args)
 
 
 def run(bench: Bench, args: argparse.Namespace) -> None:
-    backend = bench.engine.dialect.name + (" + proposals" if args.proposals else "")
+    backend = bench.engine.dialect.name
     cases = build_cases(bench.app, args.queries, args.seed)
     if args.scenarios:
         wanted = {s.strip() for s in args.scenarios.split(",")}
