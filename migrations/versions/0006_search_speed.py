@@ -93,10 +93,27 @@ def _dialect() -> str:
     return op.get_bind().dialect.name
 
 
+#: The listing indexes, all partial on active products (see portal/models/catalog.py).
+LISTING = (
+    ("ix_products_category_id_name", ["category_id", "name"]),
+    ("ix_products_category_id_price", ["category_id", "price"]),
+    ("ix_products_category_id_id", ["category_id", "id"]),
+    ("ix_products_vendor_id_name", ["vendor_id", "name"]),
+    ("ix_products_vendor_id_price", ["vendor_id", "price"]),
+    ("ix_products_vendor_id_id", ["vendor_id", "id"]),
+    ("ix_products_name", ["name"]),
+    ("ix_products_price_id", ["price", "id"]),
+)
+#: Those of 0003, plain; replaced by partial ones.
+PLAIN_0003 = LISTING[0:2] + LISTING[3:4] + LISTING[6:7]
+
+
 def upgrade():
-    op.create_index("ix_products_price_id", "products", ["price", "id"], postgresql_where=ACTIVE)
-    op.create_index("ix_products_category_id_id", "products", ["category_id", "id"], postgresql_where=ACTIVE)
-    op.create_index("ix_products_vendor_id_id", "products", ["vendor_id", "id"], postgresql_where=ACTIVE)
+    for name, _ in PLAIN_0003:
+        op.drop_index(name, table_name="products")
+    for name, columns in LISTING:
+        op.create_index(name, "products", columns, sqlite_where=sa.text("active = 1"),
+                        postgresql_where=ACTIVE)
     op.create_index("ix_stock_available", "stock", ["product_id"], sqlite_where=AVAILABLE,
                     postgresql_where=AVAILABLE)
     statements = {"sqlite": SQLITE_DDL, "postgresql": POSTGRES_DDL}.get(_dialect(), ())
@@ -109,6 +126,7 @@ def downgrade():
     for statement in statements:
         op.execute(statement)
     op.drop_index("ix_stock_available", table_name="stock")
-    op.drop_index("ix_products_vendor_id_id", table_name="products")
-    op.drop_index("ix_products_category_id_id", table_name="products")
-    op.drop_index("ix_products_price_id", table_name="products")
+    for name, _ in LISTING:
+        op.drop_index(name, table_name="products")
+    for name, columns in PLAIN_0003:
+        op.create_index(name, "products", columns)

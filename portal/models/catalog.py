@@ -22,6 +22,17 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.models.base import Base, Money, utcnow
 
+#: name -> columns of the partial listing indexes on products (see Product.__table_args__).
+LISTING_INDEXES = (
+    ("ix_products_category_id_name", ("category_id", "name")),
+    ("ix_products_category_id_price", ("category_id", "price")),
+    ("ix_products_category_id_id", ("category_id", "id")),
+    ("ix_products_vendor_id_name", ("vendor_id", "name")),
+    ("ix_products_vendor_id_price", ("vendor_id", "price")),
+    ("ix_products_vendor_id_id", ("vendor_id", "id")),
+    ("ix_products_name", ("name",)),
+    ("ix_products_price_id", ("price", "id")),
+)
 BACKORDER_POLICIES = ("block", "allow", "allow_up_to")
 BACKORDER_VISIBILITIES = ("show", "hide")
 STOCK_DISPLAYS = ("exact", "level")
@@ -77,17 +88,13 @@ class Product(Base):
         ),
         CheckConstraint("low_stock_threshold >= 0", name="low_stock_threshold_nonnegative"),
         CheckConstraint("lead_time_days IS NULL OR lead_time_days >= 0", name="lead_time_nonnegative"),
-        # Category pages sort by name or price within a category; the whole catalog by name.
-        Index("ix_products_category_id_name", "category_id", "name"),
-        Index("ix_products_category_id_price", "category_id", "price"),
-        Index("ix_products_name", "name"),
-        Index("ix_products_vendor_id_name", "vendor_id", "name"),
-        # Catalog-wide price sorts and "newest" within a category or vendor (migration 0006). On
-        # PostgreSQL they cover active products only: every catalog query filters on active, and the
-        # planner picks the partial index where it ignored the plain one (bench/RESULTS.md).
-        Index("ix_products_price_id", "price", "id", postgresql_where=text("active")),
-        Index("ix_products_category_id_id", "category_id", "id", postgresql_where=text("active")),
-        Index("ix_products_vendor_id_id", "vendor_id", "id", postgresql_where=text("active")),
+        # Listing indexes (migration 0006): a category's or vendor's products by name, price or newest,
+        # and the whole catalog by name or price. Every catalog query filters on active, so they cover
+        # active products only: the planner then never reads a table row to check it (a deep page of
+        # 4,000 rows: 8 ms -> 0.8 ms on SQLite at 500,000 products, bench/RESULTS.md). SQLite needs the
+        # predicate spelled as SQLAlchemy renders the filter there ("active = 1").
+        *(Index(name, *columns, sqlite_where=text("active = 1"), postgresql_where=text("active"))
+          for name, columns in LISTING_INDEXES),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
