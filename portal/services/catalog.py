@@ -13,8 +13,10 @@ from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import (
+    Integer,
     Select,
     and_,
+    any_,
     cast,
     column,
     exists,
@@ -26,7 +28,7 @@ from sqlalchemy import (
     table,
     text,
 )
-from sqlalchemy.dialects.postgresql import TSQUERY
+from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY
 from sqlalchemy.orm import selectinload
 
 from portal.extensions import db
@@ -119,19 +121,25 @@ def _facets(query: CatalogQuery) -> list[tuple[str, int]]:
 def _with_text(stmt: Select, terms: list[str], facets: list[tuple[str, int]],
                name_only: bool = False) -> tuple[Select, object]:
     """Restrict to products matching every term, anywhere or (``name_only``) in the SKU or name, and
-    every facet; returns the rank expression. A term of two or more characters matches as a prefix
-    (type-ahead); a one-character term only as a whole word, since a one-letter prefix ("a"*) would
-    expand to a good part of the vocabulary (about 95 ms on SQLite at 500,000 products)."""
+    every facet; returns the rank expression.
+
+    Words match whole (after stemming), except the last, which also matches as a prefix: the buyer
+    may still be typing it ("zinc pla" finds "zinc plated"). Prefixing every word made PostgreSQL
+    merge the posting lists of every lexeme starting with "mm", "a2"..., twice the time of the rest of
+    the query (bench/RESULTS.md). A one-character last word stays whole: a one-letter prefix ("a"*)
+    expands to a good part of the vocabulary (about 95 ms on SQLite at 500,000 products)."""
+    prefixed = [i == len(terms) - 1 and len(t) > 1 for i, t in enumerate(terms)]
     if _postgres():
         weights = "AB" if name_only else ""  # A: SKU, B: name (see the generated column)
         tsquery = func.to_tsquery("english", " & ".join(
-            f"{t}:*{weights}" if len(t) > 1 else (f"{t}:{weights}" if weights else t) for t in terms))
+            f"{t}:*{weights}" if prefix else (f"{t}:{weights}" if weights else t)
+            for t, prefix in zip(terms, prefixed, strict=True)))
         if facets:
             wanted = " & ".join(f"'#{kind}{value:d}'" for kind, value in facets)
             tsquery = tsquery.op("&&")(cast(literal(wanted), TSQUERY))
         vector = literal_column("products.search_vector")
         return stmt.where(vector.op("@@")(tsquery)), func.ts_rank(vector, tsquery).desc()
-    words = " ".join(f'"{t}"*' if len(t) > 1 else f'"{t}"' for t in terms)
+    words = " ".join(f'"{t}"*' if prefix else f'"{t}"' for t, prefix in zip(terms, prefixed, strict=True))
     match = f"{{sku name}} : ({words})" if name_only else f"{{sku name description}} : ({words})"
     match += "".join(f' AND facets : "{kind}{value:d}"' for kind, value in facets)
     stmt = stmt.join(_FTS, _FTS.c.rowid == Product.id).where(
@@ -190,23 +198,14 @@ def _ordered(stmt: Select, query: CatalogQuery, rank) -> Select:
 
 
 def _broad(query: CatalogQuery, terms: list[str], name_only: bool) -> tuple[Select, object]:
-    """For a search matching more than COUNT_CAP products: sort and page through the newest COUNT_CAP
-    matches, streamed from the text index in id order, instead of sorting every match. Ranking 100,000
-    matches costs more than a page view may; a buyer narrows such a search with another word or a
-    filter.
-
-    For "best match" on SQLite the window holds the newest matches with every word in the SKU or name.
-    PostgreSQL takes the newest matches of any field and ranks them with ``ts_rank`` (SKU and name
-    weigh more than the description, so name hits still come first): GIN cannot apply a weight
-    restriction (``word:*AB``), so a name-only window of a word found only in descriptions read all
-    500,000 rows to find none (about 200 ms) before falling back."""
-    stmt, rank = _filtered(query, terms, name_only and not _postgres())
-    newest = _FTS.c.rowid.desc() if db.engine.dialect.name == "sqlite" else Product.id.desc()
-    candidates = stmt.order_by(newest).limit(COUNT_CAP).subquery()
+    """SQLite, a search matching more than COUNT_CAP products: sort and page through the newest
+    COUNT_CAP matches (for "best match", those with every word in the SKU or name), streamed from the
+    text index in rowid order, instead of sorting every match. Ranking 100,000 matches costs more than
+    a page view may; a buyer narrows such a search with another word or a filter."""
+    stmt, _ = _filtered(query, terms, name_only)
+    candidates = stmt.order_by(_FTS.c.rowid.desc()).limit(COUNT_CAP).subquery()
     outer = select(Product.id).where(Product.id.in_(select(candidates.c.id)))
-    if db.engine.dialect.name == "sqlite":
-        rank = Product.id.desc()  # bm25 over an id list defeats FTS5; newest first among the best
-    return outer, rank
+    return outer, Product.id.desc()  # bm25 over an id list defeats FTS5; newest first among the best
 
 
 def _page_ids(stmt: Select, rank, query: CatalogQuery, page: int) -> list[int]:
@@ -218,6 +217,21 @@ def search(query: CatalogQuery, price_book: PriceBook, today: date) -> Results:
     terms = search_terms(query.text)
     page = min(max(query.page, 1), MAX_PAGE)
     stmt, rank = _filtered(query, terms)
+    if _postgres():
+        ids, counted = _search_postgres(stmt, rank, query, terms, page)
+    else:
+        ids, counted = _search_sqlite(stmt, rank, query, terms, page)
+    exact = _exact_sku(query.text) if page == 1 else None
+    if exact is not None:
+        ids = [exact.id, *[i for i in ids if i != exact.id]][: query.per_page]
+    return Results(cards=cards_for(ids, price_book, today), total=min(counted, COUNT_CAP),
+                   total_is_capped=counted > COUNT_CAP, page=page, per_page=query.per_page,
+                   exact_sku=exact, terms=terms)
+
+
+def _search_sqlite(stmt: Select, rank, query: CatalogQuery, terms: list[str],
+                   page: int) -> tuple[list[int], int]:
+    """SQLite: a capped count, then the page (FTS5 drives every text query; bm25 ranks in the index)."""
     counted = db.session.scalar(select(func.count()).select_from(stmt.limit(COUNT_CAP + 1).subquery()))
     if terms and counted > COUNT_CAP:
         relevance = query.sort not in SORTS or query.sort == "relevance"
@@ -226,12 +240,24 @@ def search(query: CatalogQuery, price_book: PriceBook, today: date) -> Results:
             ids = _page_ids(*_broad(query, terms, name_only=False), query, page)
     else:
         ids = _page_ids(stmt, rank, query, page)
-    exact = _exact_sku(query.text) if page == 1 else None
-    if exact is not None:
-        ids = [exact.id, *[i for i in ids if i != exact.id]][: query.per_page]
-    return Results(cards=cards_for(ids, price_book, today), total=min(counted, COUNT_CAP),
-                   total_is_capped=counted > COUNT_CAP, page=page, per_page=query.per_page,
-                   exact_sku=exact, terms=terms)
+    return ids, counted
+
+
+def _search_postgres(stmt: Select, rank, query: CatalogQuery, terms: list[str],
+                     page: int) -> tuple[list[int], int]:
+    """PostgreSQL: one bounded query finds up to COUNT_CAP + 1 matches (in the order the GIN bitmap
+    yields them, no sort); the page is then sorted from that id list. That is the count and the
+    candidate window in one statement, and the planner never has to guess how many rows a text match
+    selects: an ORDER BY name/price/id over a text match let it walk a whole B-tree index testing
+    ``@@`` row by row (1.3 s for "gal" in one category sorted by name). Past COUNT_CAP matches, the
+    page ranks the first COUNT_CAP found, of any field (SKU and name weigh more than the description
+    in ``ts_rank``, so name hits come first). A plain listing past the cap pages through its B-tree
+    index instead."""
+    found = list(db.session.scalars(stmt.limit(COUNT_CAP + 1)))
+    if len(found) > COUNT_CAP and not terms:
+        return _page_ids(stmt, rank, query, page), len(found)
+    window = select(Product.id).where(Product.id == any_(cast(literal(found[:COUNT_CAP]), ARRAY(Integer))))
+    return _page_ids(window, rank, query, page), len(found)
 
 
 def _exact_sku(raw: str) -> Product | None:
