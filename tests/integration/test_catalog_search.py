@@ -250,3 +250,13 @@ def test_only_the_last_word_matches_as_a_prefix(any_app):
     assert _skus(_search(text="zinc pla")) == ["ZP-1"]
     assert _skus(_search(text="zinc plated")) == ["ZP-1"]
     assert _search(text="zin plated").cards == []
+
+
+def test_a_listing_filtered_by_category_and_vendor_shows_exactly_their_products(any_app):
+    tools, parts = make_category(name="Tools"), make_category(name="Parts")
+    acme, bolt = make_vendor(name="Acme"), make_vendor(name="Boltco")
+    make_product(sku="T-A", category=tools, vendor=acme)
+    make_product(sku="T-B", category=tools, vendor=bolt)
+    make_product(sku="P-B", category=parts, vendor=bolt)
+    assert _skus(_search(category_id=tools.id, vendor_id=bolt.id)) == ["T-B"]
+    assert _search(category_id=parts.id, vendor_id=acme.id).cards == []
