@@ -72,16 +72,20 @@ def end_login_session(token: str | None) -> None:
 
 def load_session_user(user_id: str, token: str | None) -> User | None:
     """The user of a live login session, or None (logged out, expired, deactivated, tampered)."""
-    if not token or not user_id.isdigit():
+    if not token or not user_id.isdigit() or len(user_id) > 12:
         return None
-    row = db.session.get(LoginSession, token)
-    if row is None or row.user_id != int(user_id):
+    # One statement per request: the session row and its user together.
+    row = db.session.execute(
+        select(LoginSession.expires_at, User)
+        .join(User, User.id == LoginSession.user_id)
+        .where(LoginSession.id == token, LoginSession.user_id == int(user_id))).first()
+    if row is None:
         return None
-    expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=utcnow().tzinfo)
+    expires_at, user = row
+    expires = expires_at if expires_at.tzinfo else expires_at.replace(tzinfo=utcnow().tzinfo)
     if expires < utcnow():
         return None
-    user = db.session.get(User, row.user_id)
-    return user if user is not None and user.active else None
+    return user if user.active else None
 
 
 # --- invitations and passwords ----------------------------------------------------------------------
