@@ -261,7 +261,8 @@ def migrate_and_seed(database_url: str, n_buyers: int, n_products: int, hot_stoc
 
 
 RESET_SQL = """
-TRUNCATE order_adjustments, order_lines, orders, outbox_messages, cart_lines RESTART IDENTITY CASCADE;
+TRUNCATE order_adjustments, order_lines, orders, outbox_messages, notifications, cart_lines
+    RESTART IDENTITY CASCADE;
 UPDATE stock SET allocated = 0 WHERE allocated <> 0;
 UPDATE carts SET po_reference = '', need_by = NULL;
 """

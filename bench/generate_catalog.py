@@ -406,7 +406,7 @@ def absolute_url(database_url: str) -> str:
 
 
 def bench_environ(database_url: str) -> dict[str, str]:
-    return {"PORTAL_ENV": "development", "DATABASE_URL": database_url,
+    return {"PORTAL_ENV": "development", "OUTBOX_WORKER": "off", "DATABASE_URL": database_url,
             "SECRET_KEY": "bench-secret-key-that-is-long-enough-0123456789"}
 
 

@@ -36,14 +36,17 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from portal.database import install_engine_hooks
     install_engine_hooks(app)
 
-    from portal import account, admin, auth, catalog, checkout, errors, main, rep
-    for module in (main, auth, catalog, checkout, account, rep, admin):
+    from portal import account, admin, auth, catalog, checkout, errors, main, payments, rep
+    for module in (main, auth, catalog, checkout, account, rep, admin, payments):
         app.register_blueprint(module.bp)
     errors.init_app(app)
 
     from portal import cli, formatting
     cli.init_app(app)
     formatting.init_app(app)
+
+    from portal.services import outbox
+    outbox.init_app(app)  # OUTBOX_WORKER=inline: send from a thread of this process (development)
     return app
 
 

@@ -1,9 +1,13 @@
-"""Command-line tasks: ``flask seed-demo``, ``flask create-admin``."""
+"""Command-line tasks: ``flask seed-demo``, ``flask create-admin``, ``flask outbox run``."""
 
 from __future__ import annotations
 
+import signal
+import threading
+
 import click
 from flask import Flask
+from flask.cli import AppGroup
 from sqlalchemy import select
 
 from portal.extensions import db
@@ -39,3 +43,33 @@ def init_app(app: Flask) -> None:
         except ServiceError as exc:
             raise click.ClickException(str(exc)) from exc
         click.echo(f"Admin {email} created.")
+
+    outbox_group = AppGroup("outbox", help="The outbox of notification emails.")
+
+    @outbox_group.command("run")
+    @click.option("--once", is_flag=True, help="Send what is due now, then exit.")
+    @click.option("--batch", default=20, show_default=True, type=click.IntRange(1, 500),
+                  help="Messages claimed per round.")
+    @click.option("--poll-interval", type=click.FloatRange(0.1), default=None,
+                  help="Seconds between looks when nothing is due (default: OUTBOX_POLL_SECONDS).")
+    def outbox_run(once: bool, batch: int, poll_interval: float | None) -> None:
+        """Send outbox emails by SMTP. Several workers may run at once (PostgreSQL)."""
+        from portal.services import outbox
+
+        interval = poll_interval or app.config["OUTBOX_POLL_SECONDS"]
+        stop = threading.Event()
+        # SIGTERM (a deploy) finishes the batch in hand and exits: no send is cut short.
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, lambda *_: stop.set()) if main else None
+        try:
+            report = outbox.run(once=once, batch=batch, poll_interval=interval, stop=stop)
+        except KeyboardInterrupt:
+            return
+        finally:
+            if main:
+                signal.signal(signal.SIGTERM, previous)
+            db.session.remove()
+        click.echo(f"Outbox: {len(report.sent)} sent, {len(report.suppressed)} suppressed by preference, "
+                   f"{len(report.failed)} failed (will be retried).")
+
+    app.cli.add_command(outbox_group)

@@ -49,6 +49,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAIL_PASSWORD", "", "SMTP password."),
     Setting("MAIL_USE_TLS", "0", "Use STARTTLS."),
     Setting("MAIL_FROM", "orders@portal.example", "Sender address of notifications."),
+    Setting("MAIL_TIMEOUT_SECONDS", "30", "SMTP connect and command timeout."),
+    Setting("PORTAL_URL", "http://127.0.0.1:5000", "The portal's public address, for links in emails."),
+    Setting("OUTBOX_WORKER", "inline in development, else off",
+            "`inline`: the web process sends the outbox in a background thread (development only); `off`: "
+            "run `flask outbox run` workers."),
+    Setting("OUTBOX_POLL_SECONDS", "5", "How often an idle outbox worker looks for due messages."),
+    Setting("OUTBOX_LEASE_SECONDS", "300",
+            "How long a worker holds the messages it claimed; a dead worker's are sent again after it."),
+    Setting("OUTBOX_RETRY_SECONDS", "60", "First retry delay after a failed send; doubles per attempt."),
+    Setting("OUTBOX_RETRY_MAX_SECONDS", "3600", "Longest retry delay (messages are retried until sent)."),
     Setting("STRIPE_SECRET_KEY", "", "Stripe server key; empty means on-account payments only."),
     Setting("STRIPE_PUBLISHABLE_KEY", "", "Stripe publishable key for Stripe.js."),
     Setting("STRIPE_WEBHOOK_SECRET", "", "Signing secret of the Stripe webhook endpoint."),
@@ -97,6 +107,17 @@ def _database_url(env: dict[str, str], instance_path: Path) -> str:
     return url
 
 
+def _outbox_worker(env: dict[str, str], portal_env: str) -> str:
+    """``inline`` sends from a thread of the web process: handy for ``make run``, wrong for production,
+    where every gunicorn worker would start one and a deploy could cut a send short."""
+    value = (env.get("OUTBOX_WORKER", "") or ("inline" if portal_env == "development" else "off")).lower()
+    if value not in {"inline", "off"}:
+        raise ConfigError(f"OUTBOX_WORKER must be 'inline' or 'off', not {value!r}.")
+    if value == "inline" and portal_env == "production":
+        raise ConfigError("OUTBOX_WORKER=inline is for development; run `flask outbox run` in production.")
+    return value
+
+
 def _engine_options(url: str) -> dict[str, object]:
     if url.startswith("sqlite"):
         return {}
@@ -119,6 +140,9 @@ def load(instance_path: str | Path, environ: dict[str, str] | None = None) -> di
         return env.get(name, "") or default
 
     url = _database_url(env, instance)
+    if int(get("OUTBOX_LEASE_SECONDS", "300")) <= float(get("MAIL_TIMEOUT_SECONDS", "30")):
+        # A worker starts a send only while more than the SMTP timeout of its lease is left.
+        raise ConfigError("OUTBOX_LEASE_SECONDS must be longer than MAIL_TIMEOUT_SECONDS.")
     return {
         "PORTAL_ENV": portal_env,
         "TESTING": portal_env == "testing",
@@ -146,6 +170,13 @@ def load(instance_path: str | Path, environ: dict[str, str] | None = None) -> di
         "MAIL_PASSWORD": get("MAIL_PASSWORD", ""),
         "MAIL_USE_TLS": _flag(env.get("MAIL_USE_TLS"), False),
         "MAIL_FROM": get("MAIL_FROM", "orders@portal.example"),
+        "MAIL_TIMEOUT_SECONDS": float(get("MAIL_TIMEOUT_SECONDS", "30")),
+        "PORTAL_URL": get("PORTAL_URL", "http://127.0.0.1:5000"),
+        "OUTBOX_WORKER": _outbox_worker(env, portal_env),
+        "OUTBOX_POLL_SECONDS": float(get("OUTBOX_POLL_SECONDS", "5")),
+        "OUTBOX_LEASE_SECONDS": int(get("OUTBOX_LEASE_SECONDS", "300")),
+        "OUTBOX_RETRY_SECONDS": int(get("OUTBOX_RETRY_SECONDS", "60")),
+        "OUTBOX_RETRY_MAX_SECONDS": int(get("OUTBOX_RETRY_MAX_SECONDS", "3600")),
         "STRIPE_SECRET_KEY": get("STRIPE_SECRET_KEY", ""),
         "STRIPE_PUBLISHABLE_KEY": get("STRIPE_PUBLISHABLE_KEY", ""),
         "STRIPE_WEBHOOK_SECRET": get("STRIPE_WEBHOOK_SECRET", ""),

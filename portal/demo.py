@@ -46,6 +46,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.database import write_transaction
+from portal.demo_backoffice import seed_backoffice
 from portal.demo_extras import seed_extras
 from portal.models import Address, Category, Company, PriceList, Product, User, Vendor
 from portal.models.inventory import Stock, StockMovement, Warehouse
@@ -415,4 +416,5 @@ def seed() -> list[tuple[str, str]]:
         _seed_catalog(session, fake, rng)
         session.flush()
         seed_extras(session, date.today(), random.Random(SEED + 1))
+    seed_backoffice(date.today())  # customer backorders and the vendors' draft POs (own transactions)
     return fixed_logins()

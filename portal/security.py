@@ -31,20 +31,31 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return False
 
 
+def _origin(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
 def content_security_policy() -> str:
     script_src = ["'self'"]
     frame_src = ["'none'"]
+    connect_src = ["'self'"]
     stripe_js = current_app.config.get("STRIPE_JS_URL", "")
     if current_app.config.get("STRIPE_PUBLISHABLE_KEY") and stripe_js:
         script_src.append(stripe_js)
         frame_src = [stripe_js]
+        # Stripe.js talks to the Stripe API from the browser (localstripe's mock: to its own origin).
+        connect_src += sorted({_origin(stripe_js), _origin(current_app.config.get("STRIPE_API_BASE", ""))}
+                              - {""})
     return "; ".join([
         "default-src 'self'",
         f"script-src {' '.join(script_src)}",
         "style-src 'self'",
         "img-src 'self' data:",
         "font-src 'self'",
-        "connect-src 'self'",
+        f"connect-src {' '.join(connect_src)}",
         f"frame-src {' '.join(frame_src)}",
         "object-src 'none'",
         "base-uri 'self'",

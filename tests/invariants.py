@@ -7,7 +7,15 @@ from collections import defaultdict
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.models import Order, OrderLine, Product, Stock, StockMovement
+from portal.models import (
+    Order,
+    OrderLine,
+    PoLineLink,
+    Product,
+    PurchaseOrderLine,
+    Stock,
+    StockMovement,
+)
 
 
 def assert_invariants() -> None:
@@ -45,4 +53,29 @@ def assert_invariants() -> None:
         parts = line.allocated + line.backordered + line.shipped + line.cancelled
         if parts != line.quantity or min(line.allocated, line.backordered, line.shipped, line.cancelled) < 0:
             problems.append(f"order line {line.id}: parts {parts} != ordered {line.quantity}")
+    problems += _purchase_order_problems()
     assert not problems, "invariants broken:\n" + "\n".join(problems)
+
+
+def _purchase_order_problems() -> list[str]:
+    """A PO line's linked quantity never exceeds its open quantity; received never exceeds ordered unless
+    the over-receipt was accepted; an order line's links never exceed its backordered units."""
+    problems = []
+    linked_po = dict(db.session.execute(
+        select(PoLineLink.po_line_id, func.sum(PoLineLink.quantity)).group_by(PoLineLink.po_line_id)).all())
+    for line in db.session.scalars(select(PurchaseOrderLine)):
+        linked = linked_po.get(line.id) or 0
+        if linked > line.open_quantity:
+            problems.append(f"PO line {line.id}: linked {linked} > open {line.open_quantity}")
+        if line.quantity_received > line.quantity_ordered and not line.over_receipt_accepted:
+            problems.append(f"PO line {line.id}: received {line.quantity_received} > ordered "
+                            f"{line.quantity_ordered} without an accepted over-receipt")
+    linked_order = dict(db.session.execute(
+        select(PoLineLink.order_line_id, func.sum(PoLineLink.quantity))
+        .group_by(PoLineLink.order_line_id)).all())
+    if linked_order:
+        for line in db.session.scalars(select(OrderLine).where(OrderLine.id.in_(list(linked_order)))):
+            if linked_order[line.id] > line.backordered:
+                problems.append(f"order line {line.id}: linked {linked_order[line.id]} > backordered "
+                                f"{line.backordered}")
+    return problems

@@ -1,6 +1,6 @@
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, StringField, SubmitField
-from wtforms.validators import DataRequired, Length, Optional, Regexp
+from wtforms import BooleanField, HiddenField, IntegerField, PasswordField, StringField, SubmitField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
 
 from portal.forms import new_password_fields
 
@@ -49,3 +49,18 @@ class OrderAgainForm(FlaskForm):
     """The "Order again" button: a CSRF token and nothing else."""
 
     submit = SubmitField("Order again")
+
+
+class CardActionForm(FlaskForm):
+    """"Add a card" and "Remove" buttons: a CSRF token; the card id is in the URL."""
+
+
+class SaveCardForm(FlaskForm):
+    #: The SetupIntent Stripe.js confirmed (filled in by static/js/payments.js).
+    setup_intent = HiddenField(validators=[DataRequired(), Length(max=255)])
+
+
+class PayDueForm(FlaskForm):
+    """Pay a due shipment payment now with one of the company's saved cards."""
+
+    card_id = IntegerField("Card", validators=[InputRequired("Choose a card.")])

@@ -12,6 +12,7 @@ from flask_login import current_user
 from portal.access import EVERYONE, allow
 from portal.account import bp
 from portal.account.forms import OrderAgainForm
+from portal.account.payments import payment_context
 from portal.formatting import money
 from portal.integrations.pdf import render_pdf
 from portal.models import Company
@@ -43,8 +44,11 @@ def orders():
 def order(number: str):
     detail = order_history.order_detail(order_or_404(current_user, number), staff=current_user.is_staff,
                                         money=money)
+    from portal.account.order_actions import page_context
+
     return render_template("account/order.html", detail=detail, order=detail.order,
-                           again_form=OrderAgainForm())
+                           again_form=OrderAgainForm(), **page_context(detail.order),
+                           **payment_context(detail.order))
 
 
 @bp.get("/orders/<number>.pdf")

@@ -37,7 +37,9 @@ def index():
     recent = db.session.execute(
         select(AuditLog, User.name).join(User, User.id == AuditLog.actor_id, isouter=True)
         .order_by(AuditLog.id.desc()).limit(10)).all()
-    return render_template("admin/index.html", stats=stats, recent=recent)
+    from portal.integrations import stripe as gateway
+
+    return render_template("admin/index.html", stats=stats, recent=recent, stripe_on=gateway.configured())
 
 
 @bp.get("/users")
@@ -85,5 +87,14 @@ def set_active(user_id: int):
     return redirect(url_for("admin.users"))
 
 
-# Products, their editor panels, pricing and goodwill rules register their routes on this blueprint.
-from portal.admin import goodwill, pricing, product_panels, products  # noqa: E402, F401
+# Products, their editor panels, pricing and goodwill rules, and the purchasing back office (vendors,
+# purchase orders and receiving, the backorder queue, shipping, settings) register their routes here.
+from portal.admin import (  # noqa: E402, F401
+    backorders,
+    goodwill,
+    pricing,
+    product_panels,
+    products,
+    purchase_orders,
+    vendors,
+)

@@ -14,7 +14,8 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from portal.access import allow
+from portal import acting
+from portal.access import EVERYONE, allow
 from portal.checkout.forms import LineForm, RemoveForm
 from portal.clock import today
 from portal.domain.checkout import PlanLine
@@ -31,8 +32,8 @@ BACK_TO = {"cart": "checkout.cart", "review": "checkout.review"}
 
 
 def _company() -> Company:
-    """The company being ordered for: the buyer's own (reps ordering for a customer will change this)."""
-    return current_user.company
+    """The company being ordered for: the buyer's own, or the customer a rep chose (portal/acting.py)."""
+    return acting.ordering_company()
 
 
 def _today():
@@ -94,13 +95,13 @@ def own_line_or_404(line_id: int) -> CartLine:
 
 
 @bp.get("/cart")
-@allow("buyer")
+@allow(*EVERYONE)
 def cart():
     return render_cart()
 
 
 @bp.post("/cart/lines/<int:line_id>")
-@allow("buyer")
+@allow(*EVERYONE)
 def update_line(line_id: int):
     line = own_line_or_404(line_id)
     form = LineForm(prefix=f"line-{line_id}")
@@ -118,7 +119,7 @@ def update_line(line_id: int):
 
 
 @bp.post("/cart/lines/<int:line_id>/remove")
-@allow("buyer")
+@allow(*EVERYONE)
 def remove_line(line_id: int):
     own_line_or_404(line_id)
     form = RemoveForm()
@@ -136,16 +137,17 @@ def remove_line(line_id: int):
 def _cart_count():
     def cart_line_count() -> int | None:
         """Lines in the buyer's cart, for the navigation (None when it cannot be read)."""
-        if not current_user.is_authenticated or current_user.role != "buyer":
-            return None
         try:
+            company = acting.acting_company()
+            if company is None:
+                return None
             return db.session.scalar(select(func.count(CartLine.id)).join(Cart).where(
-                Cart.user_id == current_user.id, Cart.company_id == current_user.company_id))
+                Cart.user_id == current_user.id, Cart.company_id == company.id))
         except SQLAlchemyError:  # the error page of a failed request must still render
             db.session.rollback()
             return None
 
-    return {"cart_line_count": cart_line_count}
+    return {"cart_line_count": cart_line_count, "acting_company": acting.acting_company}
 
 
 from portal.checkout import placing, quick  # noqa: E402, F401

@@ -14,7 +14,7 @@ SHIPPING_CHOICES = [
     ("ship_partial", "Ship what is available now and the rest as it arrives"),
     ("ship_complete", "Ship complete: everything together when all of it is here"),
 ]
-PAYMENT_CHOICES = [("on_account", "On account (invoice)")]
+PAYMENT_CHOICES = [("on_account", "On account (invoice)"), ("card", "Card")]
 PAD_ROWS = 10
 
 
@@ -87,6 +87,13 @@ class DetailsForm(FlaskForm):
                                      validators=[InputRequired("Choose how to ship the order.")])
     payment_method = RadioField("Payment", choices=PAYMENT_CHOICES, default="on_account",
                                 validators=[InputRequired("Choose how to pay.")])
+    #: Choices are the company's saved cards (set by the view); checked again by the service.
+    payment_card = SelectField("Card to pay with", coerce=int, validate_choice=False,
+                               validators=[Optional()])
+
+    def validate_payment_card(self, field) -> None:
+        if self.payment_method.data == "card" and not field.data:
+            raise ValidationError("Choose one of your saved cards, or add one under Payment methods.")
 
 
 class PlaceForm(FlaskForm):

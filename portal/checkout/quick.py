@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from portal.access import allow
+from portal.access import EVERYONE, allow
 from portal.checkout import _company, _today, bp
 from portal.checkout.forms import QuickOrderForm
 from portal.domain.quick_order import (
@@ -55,8 +55,9 @@ def _pad_with(rejected: list[Row]) -> QuickOrderForm:
 
 
 @bp.route("/cart/quick", methods=["GET", "POST"])
-@allow("buyer")
+@allow(*EVERYONE)
 def quick_order():
+    _company()  # staff who chose no customer go to their accounts first
     form = QuickOrderForm()
     if request.method == "GET":
         return _render(form)

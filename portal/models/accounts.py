@@ -14,6 +14,8 @@ from portal.models.base import Base, Money, utcnow
 ROLES = ("buyer", "sales_rep", "admin")
 STAFF_ROLES = ("sales_rep", "admin")
 PAYMENT_TERMS = ("card_only", "net15", "net30", "net60")
+#: When card orders are charged (see portal.models.payments).
+CHARGE_POLICIES = ("at_order", "at_shipment")
 PRIORITY_TIERS = (1, 2, 3)  # 1 is served first when the allocation priority is "company tier"
 
 
@@ -37,6 +39,7 @@ class Company(Base):
         CheckConstraint("credit_limit >= 0", name="credit_limit_nonnegative"),
         CheckConstraint(f"payment_terms IN {PAYMENT_TERMS!r}", name="payment_terms_known"),
         CheckConstraint("priority_tier BETWEEN 1 AND 3", name="priority_tier_range"),
+        CheckConstraint(f"charge_policy IN {CHARGE_POLICIES!r}", name="charge_policy_known"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -54,6 +57,10 @@ class Company(Base):
     priority_tier: Mapped[int] = mapped_column(Integer, default=2)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: The company's Stripe customer (cus_...), created the first time someone saves a card.
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(255), unique=True, index=True)
+    #: When card orders are charged: ``at_order`` (whole order when placed) or ``at_shipment``.
+    charge_policy: Mapped[str] = mapped_column(String(20), default="at_order", server_default="at_order")
 
     price_list: Mapped[PriceList | None] = relationship()
     sales_rep: Mapped[User | None] = relationship(foreign_keys=[sales_rep_id])

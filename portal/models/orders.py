@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -32,6 +33,8 @@ SHIPPING_PREFERENCES = ("ship_partial", "ship_complete")
 PAYMENT_METHODS = ("on_account", "card")
 GOODWILL_KINDS = ("percent_off_late_backorder", "credit_missed_deadline")
 ADJUSTMENT_KINDS = ("goodwill_rule", "manual_goodwill")
+#: Manual goodwill above a rep's limit waits for an admin; only approved adjustments count in totals.
+ADJUSTMENT_STATUSES = ("approved", "pending", "rejected")
 
 
 class Cart(Base):
@@ -55,11 +58,14 @@ class Cart(Base):
     need_by: Mapped[date | None] = mapped_column(Date)
     shipping_preference: Mapped[str] = mapped_column(String(20), default="ship_partial")
     payment_method: Mapped[str] = mapped_column(String(20), default="on_account")
+    #: The saved card chosen at checkout when paying by card.
+    payment_card_id: Mapped[int | None] = mapped_column(ForeignKey("payment_cards.id"))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
     lines: Mapped[list[CartLine]] = relationship(back_populates="cart", order_by="CartLine.id",
                                                  cascade="all, delete-orphan")
     ship_to: Mapped[Address | None] = relationship()
+    payment_card = relationship("PaymentCard")
 
 
 class CartLine(Base):
@@ -88,6 +94,8 @@ class Order(Base):
         CheckConstraint(f"status IN {ORDER_STATUSES!r}", name="status_known"),
         CheckConstraint(f"shipping_preference IN {SHIPPING_PREFERENCES!r}", name="shipping_known"),
         CheckConstraint(f"payment_method IN {PAYMENT_METHODS!r}", name="payment_known"),
+        CheckConstraint("charge_policy IS NULL OR charge_policy IN ('at_order', 'at_shipment')",
+                        name="charge_policy_known"),
         Index("ix_orders_company_id_placed_at", "company_id", "placed_at"),
     )
 
@@ -105,6 +113,9 @@ class Order(Base):
     need_by: Mapped[date | None] = mapped_column(Date)
     shipping_preference: Mapped[str] = mapped_column(String(20), default="ship_partial")
     payment_method: Mapped[str] = mapped_column(String(20), default="on_account")
+    #: Card orders: the saved card, and when it is charged (the company's policy when the order was placed).
+    payment_card_id: Mapped[int | None] = mapped_column(ForeignKey("payment_cards.id"))
+    charge_policy: Mapped[str | None] = mapped_column(String(20))
     #: The ship-to address as it was when ordered (addresses may change later).
     ship_to_text: Mapped[str] = mapped_column(Text, default="")
     #: Sum of line totals before adjustments; recomputed from lines, never edited by hand.
@@ -114,6 +125,7 @@ class Order(Base):
 
     company: Mapped[Company] = relationship()
     placed_by: Mapped[User] = relationship()
+    payment_card = relationship("PaymentCard")
     lines: Mapped[list[OrderLine]] = relationship(back_populates="order", order_by="OrderLine.id")
     adjustments: Mapped[list[OrderAdjustment]] = relationship(back_populates="order",
                                                               order_by="OrderAdjustment.id")
@@ -153,6 +165,8 @@ class OrderLine(Base):
     accepted_late: Mapped[bool] = mapped_column(Boolean, default=False)
     #: Copied from the product at ordering: the buyer saw "Available" for a hidden backorder.
     backorder_hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Manual priority in the backorder queue: higher is served first, before the configured rule.
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
     order: Mapped[Order] = relationship(back_populates="lines")
     product: Mapped[Product] = relationship()
@@ -188,7 +202,10 @@ class OrderAdjustment(Base):
     """A discount or credit on an order or one of its lines; amounts are negative (they reduce the total)."""
 
     __tablename__ = "order_adjustments"
-    __table_args__ = (CheckConstraint(f"kind IN {ADJUSTMENT_KINDS!r}", name="kind_known"),)
+    __table_args__ = (
+        CheckConstraint(f"kind IN {ADJUSTMENT_KINDS!r}", name="kind_known"),
+        CheckConstraint(f"status IN {ADJUSTMENT_STATUSES!r}", name="status_known"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
@@ -200,5 +217,11 @@ class OrderAdjustment(Base):
     amount: Mapped[Money]
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: Why staff granted manual goodwill (shown to the buyer with the description).
+    reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    #: approved (counts in totals), pending (a rep's grant above their limit) or rejected.
+    status: Mapped[str] = mapped_column(String(20), default="approved", server_default="approved")
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     order: Mapped[Order] = relationship(back_populates="adjustments")

@@ -8,10 +8,11 @@ from sqlalchemy import func, select
 
 from portal.access import STAFF, allow
 from portal.account.forms import AddressForm
+from portal.clock import today
 from portal.extensions import db
 from portal.models import Company, PriceList, User
 from portal.rep.forms import ADMIN_ONLY, CompanyForm, ConfirmForm, UserForm
-from portal.services import ServiceError, accounts
+from portal.services import ServiceError, accounts, rep_workspace
 from portal.services.addresses import save_address
 from portal.services.scope import company_or_404, user_or_404, visible_companies
 
@@ -33,7 +34,9 @@ def index():
     buyer_counts = dict(db.session.execute(
         select(User.company_id, func.count(User.id)).where(User.role == "buyer").group_by(User.company_id)
     ).all())
-    return render_template("rep/index.html", companies=companies, buyer_counts=buyer_counts, q=q)
+    board = rep_workspace.dashboard(current_user, today())
+    return render_template("rep/index.html", companies=companies, buyer_counts=buyer_counts, q=q,
+                           board=board, today=today())
 
 
 def company_form(formdata_obj=None) -> CompanyForm:
@@ -77,8 +80,10 @@ def _own_rep_id() -> int | None:
 @allow(*STAFF)
 def company(company_id: int):
     found = company_or_404(current_user, company_id)
+    from portal.rep.workspace import company_context
+
     return render_template("rep/company.html", company=found, buyer_form=UserForm(formdata=None),
-                           confirm=ConfirmForm())
+                           confirm=ConfirmForm(), **company_context(found))
 
 
 @bp.route("/companies/<int:company_id>/edit", methods=["GET", "POST"])
@@ -121,8 +126,10 @@ def new_buyer(company_id: int):
     form = UserForm()
     del form.role, form.company_id
     if not form.validate_on_submit():
+        from portal.rep.workspace import company_context
+
         return render_template("rep/company.html", company=found, buyer_form=form,
-                               confirm=ConfirmForm()), 422
+                               confirm=ConfirmForm(), **company_context(found)), 422
     return create_user_and_show_access(form, found.id, back=url_for("rep.company", company_id=found.id))
 
 
@@ -156,3 +163,7 @@ def access_link(user_id: int):
     link = url_for("auth.set_password", token=accounts.make_set_password_token(user), _external=True)
     back = url_for("rep.company", company_id=user.company_id) if user.company_id else url_for("admin.users")
     return render_template("rep/access.html", user=user, password=None, link=link, back=back)
+
+
+# A company's credit and payments, the order lookup and the workspace register their routes here.
+from portal.rep import orders, payments, workspace  # noqa: E402, F401, I001

@@ -1,12 +1,22 @@
 from decimal import Decimal
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DecimalField, RadioField, SelectField, StringField, SubmitField
+from wtforms import (
+    BooleanField,
+    DecimalField,
+    RadioField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.fields import DateField
 from wtforms.validators import (
     DataRequired,
     InputRequired,
     Length,
     NumberRange,
+    Optional,
     StopValidation,
     ValidationError,
 )
@@ -88,3 +98,37 @@ class UserForm(FlaskForm):
 class ConfirmForm(FlaskForm):
     """A POST button with CSRF protection and nothing else."""
     submit = SubmitField("Confirm")
+
+
+class CreditExceptionForm(FlaskForm):
+    """A rep or admin lets one order of the company go over its credit limit."""
+
+    amount = DecimalField("Up to (over the limit)", places=2, validators=[
+        InputRequired("Enter the amount."), NumberRange(min=Decimal("0.01"), max=Decimal("9999999999.99"),
+                                                        message="Enter an amount above zero.")])
+    reason = TextAreaField("Reason", validators=[DataRequired("Give a reason."), Length(max=1000)],
+                           render_kw={"rows": 2})
+
+
+class ManualPaymentForm(FlaskForm):
+    """Money received against an invoice (built with prefix ``pay-<invoice id>``)."""
+
+    method = SelectField("Method", choices=[("bank_transfer", "Bank transfer"), ("cheque", "Cheque")])
+    reference = StringField("Reference", validators=[Optional(), Length(max=60)])
+    amount = DecimalField("Amount", places=2, validators=[
+        InputRequired("Enter the amount received."),
+        NumberRange(min=Decimal("0.01"), max=Decimal("9999999999.99"),
+                    message="Enter an amount above zero.")])
+    received_on = DateField("Received on", validators=[InputRequired("Enter the date received.")])
+
+
+class ChargePolicyForm(FlaskForm):
+    charge_policy = SelectField("Card orders are charged", choices=[
+        ("at_order", "When the order is placed"), ("at_shipment", "As each shipment ships")])
+
+
+class NoteForm(FlaskForm):
+    body = TextAreaField("New note", validators=[
+        DataRequired("Write the note first."),
+        Length(max=2000, message="A note holds at most 2,000 characters."),
+    ])

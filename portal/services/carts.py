@@ -10,7 +10,7 @@ from sqlalchemy.orm import selectinload
 
 from portal.database import write_transaction
 from portal.extensions import db
-from portal.models import Address, Cart, CartLine, Order, Product
+from portal.models import Address, Cart, CartLine, Order, PaymentCard, Product
 from portal.services import NotFound, ServiceError
 
 MAX_LINE_QUANTITY = 100_000
@@ -129,6 +129,8 @@ class CheckoutDetails:
     need_by: date | None
     shipping_preference: str
     payment_method: str = "on_account"
+    #: The saved card to pay with (payment_method "card").
+    payment_card_id: int | None = None
 
 
 def save_details(user_id: int, company_id: int, details: CheckoutDetails) -> None:
@@ -136,13 +138,18 @@ def save_details(user_id: int, company_id: int, details: CheckoutDetails) -> Non
         if details.ship_to_id is not None and session.scalar(select(Address.id).where(
                 Address.id == details.ship_to_id, Address.company_id == company_id)) is None:
             raise NotFound("Choose one of your company's addresses.")
+        card_id = details.payment_card_id if details.payment_method == "card" else None
+        if details.payment_method == "card" and (card_id is None or session.scalar(
+                select(PaymentCard.id).where(PaymentCard.id == card_id, PaymentCard.company_id == company_id,
+                                             PaymentCard.removed_at.is_(None))) is None):
+            raise NotFound("Choose one of your company's saved cards.")
         cart = _cart_for_update(session, user_id, company_id)
         if cart.need_by != details.need_by:
             for line in cart.lines:
                 line.accept_late = False
         cart.ship_to_id, cart.po_reference = details.ship_to_id, details.po_reference.strip()
         cart.need_by, cart.shipping_preference = details.need_by, details.shipping_preference
-        cart.payment_method = details.payment_method
+        cart.payment_method, cart.payment_card_id = details.payment_method, card_id
 
 
 def order_again(user_id: int, company_id: int, order_number: str) -> list[AddResult]:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from portal.database import is_sqlite, write_transaction
 from portal.extensions import db
 from portal.models import Product, Stock, StockMovement, User, Warehouse
-from portal.services import NotFound, ServiceError
+from portal.services import NotFound, ServiceError, notifications
 
 #: An adjustment larger than this is refused as a typo (a stock count is never this far off).
 MAX_ADJUSTMENT = 1_000_000
@@ -60,7 +60,8 @@ def _locked_stock_row(session: Session, product_id: int, warehouse_id: int) -> S
 def adjust_stock(actor: User, product_id: int, warehouse_id: int, delta: int, reason: str) -> StockMovement:
     """Change ``on_hand`` by ``delta`` with a reason: one ``adjustment`` movement, same transaction.
 
-    Refused (nothing written) when the result would be negative or below the allocated units.
+    Refused (nothing written) when the result would be negative or below the allocated units. Stock
+    added to a product that had none available tells its "notify me" subscribers, same transaction.
     """
     reason = _check_request(delta, reason)
     with write_transaction() as session:
@@ -81,6 +82,9 @@ def adjust_stock(actor: User, product_id: int, warehouse_id: int, delta: int, re
         movement = StockMovement(product_id=product_id, warehouse_id=warehouse_id, quantity=delta,
                                  kind="adjustment", reason=reason, actor_id=actor.id if actor else None)
         session.add(movement)
+        if delta > 0:
+            session.flush()
+            notifications.notify_back_in_stock(session, [product_id])
     return movement
 
 

@@ -100,6 +100,10 @@ class AdjustmentRow:
     #: The SKU of the line it applies to (None: the whole order).
     sku: str | None
     amount: Decimal
+    #: Why staff granted manual goodwill.
+    reason: str = ""
+    #: approved, or (staff only) pending / rejected manual goodwill; only approved counts in totals.
+    status: str = "approved"
 
 
 @dataclass(frozen=True)
@@ -149,8 +153,10 @@ def order_detail(order: Order, *, staff: bool, money=str) -> OrderDetail:
     skus = {line.id: line.sku for line in order.lines}
     adjustments = []
     for adjustment in order.adjustments:
+        if adjustment.status != "approved" and not staff:
+            continue
         rule = rules.get(adjustment.rule_id) if adjustment.rule_id else None
         text = describe(rule.kind, rule.days, rule.percent, rule.amount, money) if rule else None
         adjustments.append(AdjustmentRow(adjustment.description, text, skus.get(adjustment.order_line_id),
-                                         adjustment.amount))
+                                         adjustment.amount, adjustment.reason, adjustment.status))
     return OrderDetail(order, lines, adjustments)

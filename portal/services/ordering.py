@@ -9,7 +9,6 @@ If anything differs from what the buyer reviewed, nothing is written and every c
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
@@ -25,19 +24,21 @@ from portal.domain.eta import eta_for_new_backorder, lead_time_days
 from portal.domain.goodwill import Adjustment, Rule, adjustments_for
 from portal.extensions import db
 from portal.models import (
+    CardCharge,
     Cart,
     Company,
     GoodwillRule,
     Order,
     OrderAdjustment,
     OrderLine,
-    OutboxMessage,
+    PaymentCard,
     Product,
     Stock,
     User,
 )
-from portal.services import ServiceError
+from portal.services import ServiceError, credit, notifications
 from portal.services import carts as cart_service
+from portal.services.cards import card_of_company
 from portal.services.pricing import PriceBook
 from portal.services.stock_facts import open_po_lines_by_product, rules_of, waiting_by_product
 
@@ -115,7 +116,7 @@ def _totals(lines: list[PlanLine], adjustments: list[Adjustment]) -> tuple[Decim
 
 
 def _plan(cart: Cart, products: list[Product], available: dict[int, int], company: Company,
-          today: date) -> Review:
+          today: date, order_id: int | None = None) -> Review:
     requests = _requests(cart)
     states = _states(products, requests, available, PriceBook.for_company(company), today)
     lines = plan_lines(requests, states)
@@ -126,6 +127,9 @@ def _plan(cart: Cart, products: list[Product], available: dict[int, int], compan
         problems.append((None, "Your cart is empty."))
     if cart.ship_to_id is None:
         problems.append((None, "Choose where to ship the order (add an address under My company)."))
+    if lines:
+        # How it is paid: a usable card, or on account within the credit limit (DESIGN §7).
+        problems.extend((None, p) for p in credit.payment_problems(cart, company, total, order_id))
     return Review(cart, lines, adjustments, subtotal, adjusted, total, problems)
 
 
@@ -207,7 +211,8 @@ def _order_lines(order: Order, lines: list[PlanLine]) -> dict[int, OrderLine]:
     return made
 
 
-def _confirmation(order: Order, user: User, review: Review) -> OutboxMessage:
+def _confirmation(order: Order, user: User, review: Review) -> None:
+    """The confirmation email (outbox) and in-app notice, in the placing transaction."""
     payload = {
         "order_number": order.number, "company": order.company.name, "total": str(order.total),
         "lines": [{"sku": line.sku, "name": line.name, "quantity": line.quantity,
@@ -215,15 +220,59 @@ def _confirmation(order: Order, user: User, review: Review) -> OutboxMessage:
                    "eta": line.eta.date.isoformat() if line.eta else None, "late": line.late}
                   for line in review.lines],
     }
-    return OutboxMessage(topic="order_confirmed", recipient_user_id=user.id, recipient_email=user.email,
-                         payload=json.dumps(payload, sort_keys=True))
+    for recipient in confirmation_recipients(order, user):
+        notifications.notify(recipient, "order_confirmed", {**payload, "placed_by": user.name})
 
 
-def place_order(user: User, company_id: int, token: str, reviewed: list, today: date) -> Order:
+def confirmation_recipients(order: Order, user: User) -> list[User]:
+    """Who is told an order was placed: the buyer who placed it; for an order a rep or admin placed for
+    a customer, the company's active buyers too (they did not see the checkout)."""
+    if user.role == "buyer":
+        return [user]
+    buyers = db.session.scalars(select(User).where(User.company_id == order.company_id, User.role == "buyer",
+                                                   User.active).order_by(User.id))
+    return [*buyers, user]
+
+
+def chosen_card(cart: Cart, company_id: int) -> PaymentCard:
+    """The saved card the cart pays with; CheckoutRejected when there is none (or not the company's)."""
+    card = card_of_company(company_id, cart.payment_card_id) if cart.payment_card_id else None
+    if card is None:
+        raise CheckoutRejected([(None, "Choose one of your saved cards in the checkout details.")])
+    return card
+
+
+def _settle_payment(session, user: User, order: Order, cart: Cart, company: Company, review: Review,
+                    card_charge_id: int | None) -> None:
+    """Record how the order is paid, in the placing transaction (DESIGN §7).
+
+    On account: use the credit exception that lets it over the limit, if one was needed. Card, charged
+    at order: the authorized charge must be this company's, unused and for exactly the order total
+    (``payments.place_order_paid_by_card`` authorizes it before, and captures it after, this
+    transaction). Card, charged per shipment: remember the card and the policy."""
+    if cart.payment_method == "on_account":
+        check = credit.check(company, review.total, order.id)
+        if check.exception_id is not None and check.over_by > 0:
+            credit.use_exception(session, user, check.exception_id, order.id)
+        return
+    order.payment_card_id, order.charge_policy = chosen_card(cart, company.id).id, company.charge_policy
+    if company.charge_policy != "at_order":
+        return
+    charge = session.get(CardCharge, card_charge_id) if card_charge_id else None
+    if (charge is None or charge.company_id != company.id or charge.status != "authorized"
+            or charge.order_id is not None or charge.amount != review.total):
+        raise ServiceError("The card payment does not match this order. Review your order again.")
+    charge.order_id = order.id
+
+
+def place_order(user: User, company_id: int, token: str, reviewed: list, today: date, *,
+                card_charge_id: int | None = None) -> Order:
     """Place the cart of ``user`` for ``company_id`` as reviewed; see the module docstring.
 
     Raises CheckoutRejected (rules forbid it now) or ReviewOutdated (figures changed since review);
-    in both cases nothing is written. A token already used returns the order it made."""
+    in both cases nothing is written. A token already used returns the order it made. A card order
+    charged at placement goes through ``payments.place_order_paid_by_card``, which passes the
+    authorized ``card_charge_id``."""
     if not token or len(token) > 64:
         raise ServiceError("This checkout page has expired. Review your order again.")
     with write_transaction() as session:
@@ -234,8 +283,11 @@ def place_order(user: User, company_id: int, token: str, reviewed: list, today: 
         available: dict[int, int] = {}
         for stock in stocks:
             available[stock.product_id] = available.get(stock.product_id, 0) + stock.on_hand - stock.allocated
-        company = session.get(Company, company_id)
-        review = _plan(cart, products, available, company, today)
+        # On account, the company row is locked before its exposure is read: concurrent orders are
+        # checked against the credit limit one after the other (portal.services.credit).
+        company = credit.lock_company(session, company_id) if cart.payment_method == "on_account" \
+            else session.get(Company, company_id)
+        review = _plan(cart, products, available, company, today, order_id)
         if review.problems:
             raise CheckoutRejected(review.problems)
         changed = changed_lines(reviewed, review.lines)
@@ -244,6 +296,7 @@ def place_order(user: User, company_id: int, token: str, reviewed: list, today: 
         _allocate(stocks, review.lines)
         order = session.get(Order, order_id)
         order.number = f"SO-{order_id:05d}"
+        _settle_payment(session, user, order, cart, company, review, card_charge_id)
         order.po_reference, order.need_by = cart.po_reference, cart.need_by
         order.shipping_preference, order.payment_method = cart.shipping_preference, cart.payment_method
         order.ship_to_text = f"{cart.ship_to.label}: {cart.ship_to.one_line()}" if cart.ship_to else ""
@@ -255,6 +308,15 @@ def place_order(user: User, company_id: int, token: str, reviewed: list, today: 
                                         amount=a.amount) for a in review.adjustments)
         order.subtotal, order.adjustments_total, order.total = review.subtotal, review.adjustments_total, \
             review.total
-        session.add(_confirmation(order, user, review))
+        _confirmation(order, user, review)
+        _after_placing(session, list(lines.values()), today)
         cart_service.clear(session, cart.id)
     return order
+
+
+def _after_placing(session, lines: list[OrderLine], today: date) -> None:
+    """Back-office hook (issue 6): with the ``auto_add_backorders`` setting on, new backorders go straight
+    onto their vendor's draft PO, linked, in this same transaction (stock rows are locked already)."""
+    from portal.services.purchasing import add_backorders_to_drafts
+
+    add_backorders_to_drafts(session, [line.product_id for line in lines if line.backordered], today)

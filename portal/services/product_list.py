@@ -108,7 +108,7 @@ def selection(f: ProductFilter) -> Select:
     stmt = select(Product.id)
     terms = search_terms(f.text)
     if terms:
-        stmt, _rank = _with_text(stmt, terms)
+        stmt, _rank = _with_text(stmt, terms, [])
     if f.category_id:
         stmt = stmt.where(Product.category_id == f.category_id)
     if f.vendor_id:

@@ -59,3 +59,16 @@ def user_or_404(actor: User, user_id: int) -> User:
     if found is None:
         abort(404)
     return found
+
+
+def invoice_or_404(user: User, number: str):
+    """The invoice numbered ``number`` if ``user`` may see its company, else 404."""
+    from portal.models import Invoice
+
+    invoice = None
+    if 0 < len(number) <= 20:
+        invoice = db.session.scalar(
+            select(Invoice).where(Invoice.number == number, company_filter(user, Invoice.company_id)))
+    if invoice is None:
+        abort(404)
+    return invoice

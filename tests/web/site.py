@@ -18,6 +18,7 @@ from portal.extensions import db
 from portal.models import Base, GoodwillRule, PriceList, Product, ProductImage
 from portal.services import accounts, carts, images, ordering
 from tests.factories import make_address, make_category, make_company, make_product, make_user, set_stock
+from tests.web import backoffice_world as bo
 
 PERSONAS = ("anonymous", "buyer_a", "buyer_b", "rep_a", "rep_b", "admin")
 SIGNED_IN = PERSONAS[1:]
@@ -51,6 +52,12 @@ class World:
     goodwill_rule: int
     #: A line of buyer A's cart (2 × BOLT-10), added after order_a was placed.
     cart_line_a: int
+    #: A saved card of company A (a mirror row only: Stripe is off in web tests).
+    card_a: int = 0
+    #: An open invoice of company A (for order_a).
+    invoice_a: int = 0
+    #: A declined shipment charge of order_a (payment due), on card_a.
+    due_charge_a: int = 0
 
     def email(self, persona: str) -> str:
         return EMAILS[persona]
@@ -99,8 +106,45 @@ def seed_world(with_image: bool = False) -> World:
         company_a=company_a.id, company_b=company_b.id, address_a=address_a.id, address_b=address_b.id,
         category_slug=category.slug, price_list=price_list.id, sku="BOLT-10", image_stem=image_stem,
         token_a=accounts.make_set_password_token(buyer_a), order_a=order_a, goodwill_rule=rule.id,
-        cart_line_a=cart_line_a,
+        cart_line_a=cart_line_a, card_a=(card_a := _saved_card(company_a)), invoice_a=_invoice(order_a),
+        due_charge_a=_due_charge(order_a, card_a),
     )
+
+
+def _due_charge(order_number: str, card_id: int) -> int:
+    from decimal import Decimal
+
+    from portal.models import CardCharge, Order
+
+    order = db.session.scalar(select(Order).where(Order.number == order_number))
+    with write_transaction() as s:
+        charge = CardCharge(company_id=order.company_id, order_id=order.id, shipment_id=1, purpose="shipment",
+                            idempotency_key="shipment:1", payment_card_id=card_id,
+                            stripe_payment_method_id=f"pm_world_{order.company_id}", amount=Decimal("12.00"),
+                            status="failed", failure_message="Your card was declined.")
+        s.add(charge)
+    return charge.id
+
+
+def _invoice(order_number: str) -> int:
+    from datetime import date
+    from decimal import Decimal
+
+    from portal.models import Order
+    from portal.services import invoices
+
+    order_id = db.session.scalar(select(Order.id).where(Order.number == order_number))
+    return invoices.invoice_shipment(order_id, 1, Decimal("12.00"), date.today()).id
+
+
+def _saved_card(company) -> int:
+    from portal.models import PaymentCard
+
+    with write_transaction() as s:
+        card = PaymentCard(company_id=company.id, stripe_payment_method_id=f"pm_world_{company.id}",
+                           brand="visa", last4="4242", exp_month=12, exp_year=2030)
+        s.add(card)
+    return card.id
 
 
 def _place_order(buyer, company, product, quantity: int) -> str:
@@ -167,8 +211,41 @@ URL_VALUES: dict[str, Callable[[World], dict]] = {
     **{f"checkout.{name}": lambda w: {"line_id": w.cart_line_a} for name in (
         "update_line", "remove_line", "keep_line", "swap_line")},
     "checkout.confirmation": lambda w: {"number": w.order_a},
+    "rep.order_status": lambda w: {"number": w.order_a},
+    "rep.add_note": lambda w: {"company_id": w.company_a},
+    "rep.order_for": lambda w: {"company_id": w.company_a},
+    "account.remove_card": lambda w: {"card_id": w.card_a},
+    **{f"rep.{name}": lambda w: {"company_id": w.company_a} for name in (
+        "credit_page", "grant_credit_exception", "set_charge_policy")},
+    "rep.record_payment": lambda w: {"invoice_id": w.invoice_a},
+    "account.invoice_pdf": lambda w: {"number": f"INV-{w.invoice_a:05d}"},
+    **{f"account.{name}": lambda w: {"number": w.order_a, "charge_id": w.due_charge_a} for name in (
+        "pay_due", "check_payment")},
     "catalog.add_to_cart": lambda w: {"sku": w.sku},
+    # Back office (issue 6): see tests/web/backoffice_world.py.
+    "admin.vendor": lambda w: {"vendor_id": bo.vendor_id()},
+    **{f"admin.{name}": lambda w: {"po_id": bo.sent_po_id()} for name in (
+        "purchase_order", "purchase_order_pdf", "receive_purchase_order")},
+    **{f"admin.{name}": lambda w: {"po_id": bo.draft_po_id()} for name in (
+        "add_po_line", "update_po_line", "remove_po_line", "po_notes", "po_status")},
+    "admin.receipt": lambda w: {"receipt_id": bo.receipt_id()},
+    **{f"admin.{name}": lambda w: {"line_id": bo.order_line_id(w.order_a)} for name in (
+        "backorder_priority", "allocate_backorder")},
+    "admin.ship_order": lambda w: {"number": w.order_a},
+    "admin.packing_slip": lambda w: {"shipment_id": bo.shipment_id()},
+    "admin.decide_goodwill": lambda w: {"adjustment_id": bo.pending_adjustment_id()},
+    "account.cancel_line": lambda w: {"number": w.order_a, "line_id": bo.order_line_id(w.order_a)},
+    "account.grant_goodwill": lambda w: {"number": w.order_a},
+    "account.read_notification": lambda w: {"notification_id": notification_of(w.buyer_a)},
 }
+
+
+def notification_of(user_id: int) -> int:
+    """The id of the user's newest in-app notification (buyer A has the confirmation of order_a)."""
+    from portal.models import Notification
+
+    return db.session.scalar(select(Notification.id).where(Notification.user_id == user_id)
+                             .order_by(Notification.id.desc()).limit(1))
 
 
 def product_id_of(sku: str) -> int:

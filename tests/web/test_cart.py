@@ -8,9 +8,11 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import func, select
 
 from portal.database import write_transaction
-from portal.models import PriceBreak
+from portal.extensions import db
+from portal.models import CartLine, PriceBreak
 from tests.conftest import login, post_form
 from tests.factories import make_product, make_user, make_vendor, make_warehouse, set_stock
 from tests.web.shopping import shopper, text_of, words_of
@@ -70,14 +72,18 @@ def test_a_quantity_off_the_case_pack_stays_on_the_product_page(buyer):
     assert buyer.lines() == []
 
 
-def test_staff_have_no_cart(app, buyer):
+def test_staff_who_order_for_no_customer_have_no_cart(app, buyer):
+    """Staff get a cart only by choosing a customer ("Order for this customer"; tests/web/
+    test_order_for_customer.py); until then they are sent to their accounts."""
     set_stock(make_product(sku="PLENTY"), 100)
     make_user("sales_rep", email="rep@example.com")
     rep = app.test_client()
     login(rep, "rep@example.com")
-    assert post_form(rep, "/catalog/p/PLENTY/add", {"quantity": "1"}).status_code == 403
-    assert rep.get("/cart").status_code == 403
+    added = post_form(rep, "/catalog/p/PLENTY/add", {"quantity": "1"})
+    assert added.status_code == 302 and added.headers["Location"].endswith("/rep/")
+    assert rep.get("/cart").status_code == 302
     assert "Add to cart" not in text_of(rep.get("/catalog/p/PLENTY"))
+    assert db.session.scalar(select(func.count(CartLine.id))) == 0
 
 
 # --- the cart page ------------------------------------------------------------------------------------

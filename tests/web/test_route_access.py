@@ -14,6 +14,7 @@ from flask import Flask
 
 from portal.access import access_of
 from tests.conftest import build_app, csrf_token, login
+from tests.web.backoffice_world import with_backoffice
 from tests.web.site import PERSONAS, methods_of, seed_world, url_of
 
 BUYER = frozenset({"buyer"})
@@ -22,6 +23,13 @@ ADMIN = frozenset({"admin"})
 EVERYONE = frozenset({"buyer", "sales_rep", "admin"})
 ROLE_OF = {"buyer_a": "buyer", "buyer_b": "buyer", "rep_a": "sales_rep", "rep_b": "sales_rep",
            "admin": "admin"}
+
+
+@pytest.fixture
+def world(world):
+    """The web world plus the back office of issue 6 (a sent PO with a receipt and a shipment, a draft PO,
+    goodwill awaiting approval): see tests/web/backoffice_world.py."""
+    return with_backoffice(world)
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,12 @@ class Expect:
     signed_in: Mapping[str, int] = field(default_factory=dict)
     #: Status per persona and method where it differs from ``ok``.
     special: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+
+
+def no_customer(*methods: str) -> dict[str, dict[str, int]]:
+    """Staff reach the cart and checkout to order for a customer (portal/acting.py); having chosen none,
+    they are sent to their accounts."""
+    return {persona: {method: 302 for method in methods} for persona in ("rep_a", "rep_b", "admin")}
 
 
 EXPECTATIONS: dict[str, Expect] = {
@@ -53,21 +67,24 @@ EXPECTATIONS: dict[str, Expect] = {
     "catalog.check": Expect(EVERYONE, {"POST": 422}),
     "catalog.notify": Expect(BUYER, {"POST": 302}),
     "catalog.image": Expect(EVERYONE, {"GET": 200}),
-    "catalog.add_to_cart": Expect(BUYER, {"POST": 422}),
+    "catalog.add_to_cart": Expect(EVERYONE, {"POST": 422}),
     # Buyer A has a cart line and an order; buyer B's cart is empty, so checkout sends them to the cart.
-    "checkout.cart": Expect(BUYER, {"GET": 200}),
-    "checkout.update_line": Expect(BUYER, {"POST": 422}, outside=("buyer_b",)),
-    "checkout.remove_line": Expect(BUYER, {"POST": 302}, outside=("buyer_b",)),
-    "checkout.quick_order": Expect(BUYER, {"GET": 200, "POST": 422}),
-    "checkout.details": Expect(BUYER, {"GET": 200, "POST": 422},
-                               special={"buyer_b": {"GET": 302, "POST": 302}}),
-    "checkout.review": Expect(BUYER, {"GET": 200}, special={"buyer_b": {"GET": 302}}),
-    "checkout.keep_line": Expect(BUYER, {"POST": 302}, outside=("buyer_b",)),
+    "checkout.cart": Expect(EVERYONE, {"GET": 200}, special=no_customer("GET")),
+    "checkout.update_line": Expect(EVERYONE, {"POST": 422}, outside=("buyer_b",),
+                                   special=no_customer("POST")),
+    "checkout.remove_line": Expect(EVERYONE, {"POST": 302}, outside=("buyer_b",),
+                                   special=no_customer("POST")),
+    "checkout.quick_order": Expect(EVERYONE, {"GET": 200, "POST": 422}, special=no_customer("GET", "POST")),
+    "checkout.details": Expect(EVERYONE, {"GET": 200, "POST": 422},
+                               special={**no_customer("GET", "POST"), "buyer_b": {"GET": 302, "POST": 302}}),
+    "checkout.review": Expect(EVERYONE, {"GET": 200},
+                              special={**no_customer("GET"), "buyer_b": {"GET": 302}}),
+    "checkout.keep_line": Expect(EVERYONE, {"POST": 302}, outside=("buyer_b",), special=no_customer("POST")),
     # A swap names its alternative; a post without it is a broken request.
-    "checkout.swap_line": Expect(BUYER, {"POST": 400}, outside=("buyer_b",)),
+    "checkout.swap_line": Expect(EVERYONE, {"POST": 400}, outside=("buyer_b",), special=no_customer("POST")),
     # A place form without its signed review fields is refused before anything is read or written.
-    "checkout.place": Expect(BUYER, {"POST": 400}),
-    "checkout.confirmation": Expect(BUYER, {"GET": 200}, outside=("buyer_b",)),
+    "checkout.place": Expect(EVERYONE, {"POST": 400}),
+    "checkout.confirmation": Expect(EVERYONE, {"GET": 200}, outside=("buyer_b",), special=no_customer("GET")),
     "account.index": Expect(BUYER, {"GET": 200}),
     "account.new_address": Expect(BUYER, {"GET": 200, "POST": 422}),
     # An edit form posted with no fields keeps the stored values (WTForms fills it from the object).
@@ -78,7 +95,30 @@ EXPECTATIONS: dict[str, Expect] = {
     "account.order_pdf": Expect(EVERYONE, {"GET": 200}, outside=("buyer_b", "rep_b")),
     # Reorders go to the buyer's own cart (reps do not order for customers yet).
     "account.order_again": Expect(BUYER, {"POST": 302}, outside=("buyer_b",)),
+    # Payments (issue 5). Stripe is off here: adding or removing a card says so and goes back (302).
+    "account.payment_methods": Expect(BUYER, {"GET": 200}),
+    "account.new_card": Expect(BUYER, {"POST": 302}),
+    # The saved SetupIntent's id is required; a post without it is a broken request.
+    "account.save_card": Expect(BUYER, {"POST": 400}),
+    "account.remove_card": Expect(BUYER, {"POST": 302}, outside=("buyer_b",)),
+    "account.statement": Expect(BUYER, {"GET": 200}),
+    "account.invoice_pdf": Expect(EVERYONE, {"GET": 200}, outside=("buyer_b", "rep_b")),
+    # A due shipment payment: paying names the card (a post without it is broken); checking reads Stripe.
+    "account.pay_due": Expect(BUYER, {"POST": 400}, outside=("buyer_b",)),
+    "account.check_payment": Expect(BUYER, {"POST": 302}, outside=("buyer_b",)),
+    # Stripe's webhook: public, and refused without a valid signature (whoever sends it).
+    "payments.stripe_webhook": Expect(None, {"POST": 400}),
+    "rep.credit_page": Expect(STAFF, {"GET": 200}, outside=("rep_b",)),
+    "rep.grant_credit_exception": Expect(STAFF, {"POST": 422}, outside=("rep_b",)),
+    "rep.record_payment": Expect(STAFF, {"POST": 422}, outside=("rep_b",)),
+    "rep.set_charge_policy": Expect(ADMIN, {"POST": 422}),
     "rep.index": Expect(STAFF, {"GET": 200}),
+    # Any staff member reads any order's status (DESIGN §1); within reach, the order's own page opens.
+    "rep.find_orders": Expect(STAFF, {"GET": 200}),
+    "rep.add_note": Expect(STAFF, {"POST": 422}, outside=("rep_b",)),
+    "rep.order_for": Expect(STAFF, {"POST": 302}, outside=("rep_b",)),
+    "rep.stop_ordering": Expect(STAFF, {"POST": 302}),
+    "rep.order_status": Expect(STAFF, {"GET": 302}, special={"rep_b": {"GET": 200}}),
     "rep.new_company": Expect(STAFF, {"GET": 200, "POST": 422}),
     "rep.company": Expect(STAFF, {"GET": 200}, outside=("rep_b",)),
     # A rep's company form has the name only, kept from the object; the admin's needs a credit limit.
@@ -115,6 +155,43 @@ EXPECTATIONS: dict[str, Expect] = {
     "admin.goodwill_rule": Expect(ADMIN, {"GET": 200, "POST": 422}),
     # The switch says which state it asks for; a post without it is a broken request.
     "admin.set_goodwill_rule_active": Expect(ADMIN, {"POST": 400}),
+    # Back office (issue 6). Vendors: a post without fields misses the required ones.
+    "admin.vendors": Expect(ADMIN, {"GET": 200}),
+    "admin.new_vendor": Expect(ADMIN, {"GET": 200, "POST": 422}),
+    "admin.vendor": Expect(ADMIN, {"GET": 200, "POST": 422}),
+    "admin.purchase_orders": Expect(ADMIN, {"GET": 200}),
+    # Without a vendor: a message on the list, nothing opened.
+    "admin.new_purchase_order": Expect(ADMIN, {"POST": 302}),
+    "admin.generate_purchase_orders": Expect(ADMIN, {"POST": 302}),
+    "admin.purchase_order": Expect(ADMIN, {"GET": 200}),
+    "admin.purchase_order_pdf": Expect(ADMIN, {"GET": 200}),
+    "admin.add_po_line": Expect(ADMIN, {"POST": 422}),
+    # Line buttons carry the line's id; a post without it is a broken request.
+    "admin.update_po_line": Expect(ADMIN, {"POST": 400}),
+    "admin.remove_po_line": Expect(ADMIN, {"POST": 400}),
+    # Empty notes are valid notes.
+    "admin.po_notes": Expect(ADMIN, {"POST": 302}),
+    "admin.po_status": Expect(ADMIN, {"POST": 400}),
+    # The receiving form carries a one-time token; without it the form has expired.
+    "admin.receive_purchase_order": Expect(ADMIN, {"POST": 422}),
+    "admin.receipt": Expect(ADMIN, {"GET": 200}),
+    "admin.backorders_queue": Expect(STAFF, {"GET": 200}),
+    "admin.backorder_priority": Expect(ADMIN, {"POST": 422}),
+    "admin.allocate_backorder": Expect(ADMIN, {"POST": 422}),
+    "admin.settings": Expect(ADMIN, {"GET": 200, "POST": 422}),
+    "admin.reorder_points": Expect(ADMIN, {"GET": 200, "POST": 422}),
+    "admin.goodwill_approvals": Expect(ADMIN, {"GET": 200}),
+    "admin.decide_goodwill": Expect(ADMIN, {"POST": 400}),
+    "admin.ship_order": Expect(ADMIN, {"GET": 200, "POST": 422}),
+    "admin.packing_slip": Expect(ADMIN, {"GET": 200}),
+    "account.cancel_line": Expect(STAFF, {"POST": 422}, outside=("rep_b",)),
+    "account.grant_goodwill": Expect(STAFF, {"POST": 422}, outside=("rep_b",)),
+    # Notifications (issue 7): a notice is its owner's only (buyer A's order confirmation here).
+    "account.notifications_list": Expect(EVERYONE, {"GET": 200}),
+    "account.read_notification": Expect(EVERYONE, {"POST": 302},
+                                        outside=("buyer_b", "rep_a", "rep_b", "admin")),
+    "account.read_all_notifications": Expect(EVERYONE, {"POST": 302}),
+    "account.notification_settings": Expect(EVERYONE, {"GET": 200, "POST": 302}),
 }
 
 

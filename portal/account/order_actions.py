@@ -1,0 +1,111 @@
+"""Staff actions on an order page, and what the page shows besides the lines: the timeline (buyers see
+the rows meant for them, staff all), shipments, cancelling (parts of) lines and manual goodwill.
+Registered on ``account``; reps reach their companies' orders only (404 otherwise)."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from portal.access import STAFF, allow
+from portal.account import bp
+from portal.admin.backoffice_forms import CancelLineForm, GoodwillForm
+from portal.clock import today
+from portal.extensions import db
+from portal.formatting import money
+from portal.models import Order, OrderEvent, OrderLine, User
+from portal.services import NotFound, ServiceError, backorders, manual_goodwill, order_history, shipping
+from portal.services.scope import order_or_404
+
+MAX_ID = 2**31 - 1
+
+
+def timeline(order: Order, staff: bool) -> list[tuple[OrderEvent, str | None]]:
+    query = (
+        select(OrderEvent, User.name)
+        .join(User, User.id == OrderEvent.actor_id, isouter=True)
+        .where(OrderEvent.order_id == order.id)
+        .order_by(OrderEvent.created_at, OrderEvent.id)
+    )
+    if not staff:
+        query = query.where(OrderEvent.buyer_visible)
+    return [(event, name) for event, name in db.session.execute(query).all()]
+
+
+def page_context(order: Order, **forms) -> dict:
+    """Extra context of ``account/order.html``: timeline, shipments and (for staff) the action forms."""
+    staff = current_user.is_staff
+    return {
+        "timeline": timeline(order, staff),
+        "shipments": shipping.shipments_of(order.id),
+        "cancel_form": forms.get("cancel_form") or CancelLineForm(formdata=None),
+        "goodwill_form": forms.get("goodwill_form") or GoodwillForm(formdata=None),
+        "action_problems": forms.get("problems", []),
+        "action_line": forms.get("line_id"),
+    }
+
+
+def _render(order: Order, status: int, **forms):
+    detail = order_history.order_detail(order, staff=True, money=money)
+    from portal.account.forms import OrderAgainForm
+
+    return render_template(
+        "account/order.html",
+        detail=detail,
+        order=detail.order,
+        again_form=OrderAgainForm(),
+        **page_context(order, **forms),
+    ), status
+
+
+def _line_of(order: Order, line_id: int) -> OrderLine:
+    line = db.session.get(OrderLine, line_id) if 0 < line_id <= MAX_ID else None
+    if line is None or line.order_id != order.id:
+        abort(404)
+    return line
+
+
+@bp.post("/orders/<number>/lines/<int:line_id>/cancel")
+@allow(*STAFF)
+def cancel_line(number: str, line_id: int):
+    order = order_or_404(current_user, number)
+    line = _line_of(order, line_id)
+    form = CancelLineForm()
+    if not form.validate_on_submit():
+        return _render(order, 422, cancel_form=form, line_id=line.id)
+    try:
+        backorders.cancel_line(current_user, line.id, form.quantity.data, form.reason.data, today())
+    except ServiceError as exc:
+        return _render(order, 409, cancel_form=form, line_id=line.id, problems=[str(exc)])
+    flash(f"{form.quantity.data} × {line.sku} cancelled.", "success")
+    return redirect(url_for("account.order", number=order.number))
+
+
+@bp.post("/orders/<number>/goodwill")
+@allow(*STAFF)
+def grant_goodwill(number: str):
+    order = order_or_404(current_user, number)
+    form = GoodwillForm()
+    if not form.validate_on_submit():
+        return _render(order, 422, goodwill_form=form)
+    raw = (form.line_id.data or "").strip()
+    line_id = None
+    if raw:
+        line_id = _line_of(order, int(raw) if raw.isdigit() and len(raw) <= 10 else 0).id
+    try:
+        adjustment = manual_goodwill.grant_goodwill(
+            current_user, order.id, line_id, form.percent.data, form.amount.data, form.reason.data
+        )
+    except NotFound:
+        abort(404)
+    except ServiceError as exc:
+        return _render(order, 409, goodwill_form=form, problems=getattr(exc, "problems", [str(exc)]))
+    if adjustment.status == "pending":
+        flash(
+            "Goodwill recorded. It is above your limit, so an admin approves it before the buyer sees it.",
+            "info",
+        )
+    else:
+        flash("Goodwill granted: the buyer sees it on the order.", "success")
+    return redirect(url_for("account.order", number=order.number))

@@ -1,0 +1,234 @@
+"""Staff actions on waiting backorders and order lines (DESIGN §4, §5): the queue with its filters,
+manual re-prioritisation, manual allocation from stock on the shelf, and cancelling (parts of) lines,
+which releases allocations and PO links. Each is one transaction, audit-logged, with a timeline row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import and_, select
+
+from portal.database import write_transaction
+from portal.domain.allocation import in_queue_order
+from portal.extensions import db
+from portal.models import (
+    Allocation,
+    Company,
+    Order,
+    OrderLine,
+    PoLineLink,
+    Product,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    User,
+)
+from portal.services import NotFound, ServiceError, audit
+from portal.services import backorder_ops as ops
+from portal.services import settings as settings_service
+from portal.services.receiving import _allocate
+from portal.services.scope import company_filter
+
+MAX_PRIORITY = 1000
+
+
+class LineRefused(ServiceError):
+    pass
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    line: OrderLine
+    order: Order
+    company: Company
+    #: "PO-00012 (4)" for each linked PO line.
+    linked: list[str]
+    at_risk: bool
+
+
+def backorder_queue(
+    user: User, sku: str = "", company_id: int | None = None, at_risk: bool = False, limit: int = 500
+) -> list[QueueRow]:
+    """Every open backordered line the user may see, in the order arriving stock would serve them."""
+    where = [OrderLine.backordered > 0, Order.status != "cancelled", company_filter(user, Order.company_id)]
+    if sku:
+        where.append(OrderLine.sku.ilike(f"%{sku[:40]}%"))
+    if company_id:
+        where.append(Order.company_id == company_id)
+    if at_risk:
+        where.append(
+            and_(
+                OrderLine.need_by.is_not(None), OrderLine.eta.is_not(None), OrderLine.eta > OrderLine.need_by
+            )
+        )
+    rows = db.session.execute(
+        select(OrderLine, Order, Company)
+        .join(Order, Order.id == OrderLine.order_id)
+        .join(Company, Company.id == Order.company_id)
+        .where(*where)
+        .order_by(OrderLine.id)
+        .limit(5000)
+    ).all()
+    rule = settings_service.priority_rule()
+    lookup = {line.id: (line, order, company) for line, order, company in rows}
+    ordered = in_queue_order(rule, [ops.as_waiting(*row) for row in rows])
+    links = db.session.execute(
+        select(PoLineLink.order_line_id, PurchaseOrder.number, PoLineLink.quantity)
+        .join(PurchaseOrderLine, PurchaseOrderLine.id == PoLineLink.po_line_id)
+        .join(PurchaseOrder)
+        .where(PoLineLink.order_line_id.in_(list(lookup)))
+    ).all()
+    linked: dict[int, list[str]] = {}
+    for line_id, number, quantity in links:
+        linked.setdefault(line_id, []).append(f"{number} ({quantity})")
+    result = []
+    for w in ordered[:limit]:
+        line, order, company = lookup[w.order_line_id]
+        late = bool(line.need_by and line.eta and line.eta > line.need_by)
+        result.append(QueueRow(line, order, company, linked.get(line.id, []), late))
+    return result
+
+
+def _locked_line(session, line_id: int) -> tuple[OrderLine, Order]:
+    found = session.execute(select(OrderLine, Order).join(Order).where(OrderLine.id == line_id)).first()
+    if found is None:
+        raise NotFound("That order line does not exist.")
+    line, order = found
+    ops.lock_stock(session, [line.product_id])
+    line = session.scalar(
+        select(OrderLine)
+        .where(OrderLine.id == line_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return line, order
+
+
+def set_priority(actor: User, line_id: int, priority: int, today: date) -> OrderLine:
+    if not -MAX_PRIORITY <= priority <= MAX_PRIORITY:
+        raise LineRefused(f"A priority is a whole number from -{MAX_PRIORITY} to {MAX_PRIORITY}.")
+    with write_transaction() as session:
+        line, order = _locked_line(session, line_id)
+        before = line.priority
+        line.priority = priority
+        audit.record(
+            actor,
+            "backorder_reprioritised",
+            "order_line",
+            line.id,
+            {"priority": before},
+            {"priority": priority},
+        )
+        ops.add_event(
+            session,
+            order.id,
+            "priority",
+            f"{line.sku}: queue priority {before} → {priority}",
+            actor,
+            buyer_visible=False,
+        )
+        session.flush()
+        ops.recompute_etas(session, [line.product_id], today, actor)
+    return line
+
+
+def allocate_from_stock(actor: User, line_id: int, quantity: int, today: date) -> OrderLine:
+    """Promise ``quantity`` units on the shelf to a backordered line now, instead of waiting for a PO."""
+    with write_transaction() as session:
+        line, order = _locked_line(session, line_id)
+        stocks = ops.lock_stock(session, [line.product_id])[line.product_id]
+        available = sum(s.on_hand - s.allocated for s in stocks)
+        problems = []
+        if order.status == "cancelled" or line.backordered == 0:
+            problems.append(f"{line.sku} on {order.number} is not waiting for stock.")
+        elif quantity < 1:
+            problems.append("Allocate at least 1 unit.")
+        elif quantity > line.backordered:
+            problems.append(f"Only {line.backordered} units of {line.sku} are backordered on {order.number}.")
+        elif quantity > available:
+            problems.append(f"Only {available} units of {line.sku} are available to allocate.")
+        if problems:
+            raise LineRefused(" ".join(problems))
+        _allocate(session, stocks, line, quantity)
+        session.add(Allocation(order_line_id=line.id, source="manual", quantity=quantity, actor_id=actor.id))
+        ops.trim_line_links(session, line)
+        audit.record(actor, "backorder_allocated", "order_line", line.id, None, {"quantity": quantity})
+        ops.add_event(
+            session,
+            order.id,
+            "allocated",
+            f"{quantity} × {line.sku} set aside from stock",
+            actor,
+            buyer_visible=not line.backorder_hidden,
+        )
+        ops.notify_buyer(
+            session, order, "backorder_ready", {"sku": line.sku, "name": line.name, "quantity": quantity}
+        )
+        session.flush()
+        ops.recompute_etas(session, [line.product_id], today, actor)
+    return line
+
+
+def cancel_line(actor: User, line_id: int, quantity: int, reason: str, today: date) -> OrderLine:
+    """Cancel ``quantity`` units of a line: backordered units first, then allocated ones (released to the
+    shelf). PO links beyond what is still backordered are released."""
+    reason = (reason or "").strip()
+    with write_transaction() as session:
+        line, order = _locked_line(session, line_id)
+        open_units = line.backordered + line.allocated
+        problems = []
+        if quantity < 1:
+            problems.append("Cancel at least 1 unit.")
+        elif quantity > open_units:
+            problems.append(
+                f"Only {open_units} units of {line.sku} are still open (not shipped or cancelled)."
+            )
+        if not reason:
+            problems.append("Give a reason for the cancellation.")
+        elif len(reason) > 200:
+            problems.append("A reason has at most 200 characters.")
+        if problems:
+            raise LineRefused(" ".join(problems))
+        from_backorder = min(quantity, line.backordered)
+        from_allocated = quantity - from_backorder
+        stocks = ops.lock_stock(session, [line.product_id]).get(line.product_id, [])
+        release = from_allocated
+        for stock in stocks:
+            take = min(release, stock.allocated)
+            stock.allocated -= take
+            release -= take
+        line.backordered -= from_backorder
+        line.allocated -= from_allocated
+        line.cancelled += quantity
+        if line.backordered == 0:
+            line.eta, line.eta_estimated = None, False
+        ops.trim_line_links(session, line)
+        lines = list(session.scalars(select(OrderLine).where(OrderLine.order_id == order.id)))
+        ops.refresh_order_status(order, lines)
+        audit.record(
+            actor,
+            "order_line_cancelled",
+            "order_line",
+            line.id,
+            None,
+            {"quantity": quantity, "reason": reason},
+        )
+        ops.add_event(session, order.id, "cancelled", f"{quantity} × {line.sku} cancelled: {reason}", actor)
+        session.flush()
+        ops.recompute_etas(session, [line.product_id], today, actor)
+    return line
+
+
+def product_of(line: OrderLine) -> Product:
+    return db.session.get(Product, line.product_id)
+
+
+def staff_lines(order: Order) -> list[OrderLine]:
+    return list(
+        db.session.scalars(select(OrderLine).where(OrderLine.order_id == order.id).order_by(OrderLine.id))
+    )
+
+
+def lines_with_open_units(order: Order) -> list[OrderLine]:
+    return [line for line in staff_lines(order) if line.allocated or line.backordered]

@@ -1,0 +1,146 @@
+"""On-account terms and credit limits (DESIGN §7).
+
+Exposure = open invoice balances + the uninvoiced part of open on-account orders − credit on account
+(overpayments) − credit notes (cancelled units). An on-account order may be placed while exposure + its
+total stays within the credit limit (exactly at the limit is allowed). Over it, the buyer is told by how
+much and may pay by card, or a rep or admin grants a one-off credit exception (with a reason,
+audit-logged) that one order uses.
+
+The check that counts runs inside ``ordering.place_order`` after :func:`lock_company`: the company row
+is locked (``FOR NO KEY UPDATE`` on PostgreSQL, which does not conflict with the key-share lock the new
+order row's foreign key already holds; SQLite's ``BEGIN IMMEDIATE`` serialises writers anyway), so
+two orders placed at once are checked one after the other and cannot together pass the limit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from portal.database import write_transaction
+from portal.extensions import db
+from portal.formatting import money
+from portal.integrations import stripe as gateway
+from portal.models import Cart, Company, CreditException, CreditNote, Invoice, ManualPayment, Order, User
+from portal.services import NotFound, ServiceError, audit
+from portal.services.cards import card_of_company
+
+ZERO = Decimal("0.00")
+
+
+@dataclass(frozen=True)
+class CreditCheck:
+    limit: Decimal
+    exposure: Decimal
+    total: Decimal
+    #: The exception that lets this order through (None when within the limit or none applies).
+    exception_id: int | None = None
+
+    @property
+    def available(self) -> Decimal:
+        return max(self.limit - self.exposure, ZERO)
+
+    @property
+    def over_by(self) -> Decimal:
+        return max(self.exposure + self.total - self.limit, ZERO)
+
+    @property
+    def allowed(self) -> bool:
+        return self.over_by == 0 or self.exception_id is not None
+
+
+def exposure(company_id: int, exclude_order_id: int | None = None) -> Decimal:
+    """What the company owes or has committed on account: open invoice balances, plus the uninvoiced
+    part of its live on-account orders, less unapplied payments and credit notes. One statement (it
+    runs on every review and every placing)."""
+    orders = (select(Order.id).where(Order.company_id == company_id, Order.payment_method == "on_account",
+                                     Order.status != "cancelled"))
+    if exclude_order_id is not None:
+        orders = orders.where(Order.id != exclude_order_id)
+
+    def total(expression, *where):
+        return select(func.coalesce(func.sum(expression), 0)).where(*where).scalar_subquery()
+
+    row = db.session.execute(select(
+        total(Invoice.total - Invoice.amount_paid, Invoice.company_id == company_id,
+              Invoice.status == "open"),
+        total(Order.total, Order.id.in_(orders)),
+        total(Invoice.total, Invoice.order_id.in_(orders), Invoice.status != "void"),
+        total(ManualPayment.amount - ManualPayment.applied, ManualPayment.company_id == company_id),
+        total(CreditNote.amount, CreditNote.company_id == company_id),
+    )).one()
+    open_invoices, ordered, invoiced, credit, notes = (Decimal(value) for value in row)
+    owed = open_invoices + ordered - invoiced
+    return (owed - credit - notes).quantize(ZERO)
+
+
+def check(company: Company, total: Decimal, exclude_order_id: int | None = None) -> CreditCheck:
+    result = CreditCheck(company.credit_limit, exposure(company.id, exclude_order_id), total)
+    if result.over_by == 0:
+        return result
+    exception_id = db.session.scalar(
+        select(CreditException.id).where(CreditException.company_id == company.id,
+                                         CreditException.used_by_order_id.is_(None),
+                                         CreditException.amount >= result.over_by)
+        .order_by(CreditException.amount, CreditException.id).limit(1))
+    return CreditCheck(result.limit, result.exposure, total, exception_id)
+
+
+def lock_company(session, company_id: int) -> Company:
+    return session.scalar(select(Company).where(Company.id == company_id).with_for_update(key_share=True))
+
+
+def over_limit_message(result: CreditCheck) -> str:
+    return (f"This order is {money(result.over_by)} over your credit limit of {money(result.limit)} "
+            f"({money(result.exposure)} is already on account). Pay by card, or ask your sales rep to "
+            f"approve a credit exception.")
+
+
+def payment_problems(cart: Cart, company: Company, total: Decimal,
+                     exclude_order_id: int | None = None) -> list[str]:
+    """Why the cart cannot be paid the way it says (empty when it can)."""
+    if cart.payment_method == "card":
+        if not gateway.configured():
+            return ["Card payments are not available: choose On account in the checkout details."]
+        if cart.payment_card_id is None or card_of_company(company.id, cart.payment_card_id) is None:
+            return ["Choose one of your saved cards in the checkout details (add one under Payment methods)."]
+        return []
+    if company.payment_terms == "card_only":
+        return ["Your account pays by card: choose Card in the checkout details."]
+    result = check(company, total, exclude_order_id)
+    return [] if result.allowed else [over_limit_message(result)]
+
+
+def use_exception(session, actor: User, exception_id: int, order_id: int) -> None:
+    exception = session.get(CreditException, exception_id)
+    exception.used_by_order_id = order_id
+    audit.record(actor, "credit_exception_used", "credit_exception", exception.id,
+                 after={"order_id": order_id, "amount": exception.amount})
+
+
+def grant_exception(actor: User, company_id: int, amount: Decimal, reason: str) -> CreditException:
+    """Let one on-account order of the company go over its limit by up to ``amount`` (audit-logged)."""
+    reason = (reason or "").strip()
+    if amount is None or amount <= 0:
+        raise ServiceError("Enter an amount above zero.")
+    if not reason:
+        raise ServiceError("Give a reason for the exception.")
+    with write_transaction() as session:
+        company = lock_company(session, company_id)
+        if company is None:
+            raise NotFound("No such company.")
+        exception = CreditException(company_id=company_id, amount=amount, reason=reason[:1000],
+                                    granted_by_id=actor.id)
+        session.add(exception)
+        session.flush()
+        audit.record(actor, "credit_exception_granted", "company", company_id,
+                     after={"amount": amount, "reason": exception.reason, "exception_id": exception.id})
+    return exception
+
+
+def open_exceptions(company_id: int) -> list[CreditException]:
+    return list(db.session.scalars(select(CreditException).where(
+        CreditException.company_id == company_id, CreditException.used_by_order_id.is_(None))
+        .order_by(CreditException.id)))

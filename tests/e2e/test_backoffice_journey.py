@@ -1,0 +1,75 @@
+"""The back office end to end (issue 6): an admin generates POs from demand, sends one, receives part of it,
+sees the set-aside list and ships; the buyer sees the updated timeline on the order."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import USERS, LiveServer, check_a11y, login, logout, screenshot
+
+ORDER = "SO-D0001"  # the demo's backorder of Acme Hardware Supply (portal/demo_backoffice.py)
+
+
+def _covering_line(live_server: LiveServer) -> tuple[int, int, str]:
+    """(PO id, PO line id, SKU) of a PO line reserved for the demo order's visible backorder."""
+    rows = live_server.query(
+        "SELECT pol.purchase_order_id, pol.id, p.sku FROM po_line_links l "
+        "JOIN purchase_order_lines pol ON pol.id = l.po_line_id "
+        "JOIN order_lines ol ON ol.id = l.order_line_id JOIN orders o ON o.id = ol.order_id "
+        "JOIN products p ON p.id = ol.product_id "
+        "WHERE o.number = ? AND ol.backorder_hidden = 0 ORDER BY pol.id", ORDER)
+    assert rows, "the demo order's backorder is not covered by a PO"
+    return rows[0]
+
+
+def test_admin_generates_sends_receives_and_ships_and_the_buyer_follows(open_page, live_server: LiveServer):
+    page = open_page()
+    login(page, USERS["admin"])
+
+    page.goto("/admin/purchase-orders")
+    page.get_by_role("button", name="Generate POs from demand").click()
+    expect(page.get_by_role("alert").or_(page.locator(".alert")).first).to_be_visible()
+    check_a11y(page, "purchase orders")
+    screenshot(page, "backoffice-purchase-orders")
+
+    po_id, line_id, sku = _covering_line(live_server)
+    page.goto(f"/admin/purchase-orders/{po_id}")
+    expect(page.locator("main")).to_contain_text(f"for Acme Hardware Supply, order {ORDER}")
+    if page.get_by_role("button", name="Send to vendor").count():
+        page.get_by_role("button", name="Send to vendor").click()
+        expect(page.locator("main")).to_contain_text("the email to the vendor is queued")
+    check_a11y(page, "purchase order")
+    screenshot(page, "backoffice-purchase-order")
+
+    page.get_by_label(re.compile(rf"^{re.escape(sku)} received")).fill("2")
+    page.get_by_role("button", name="Record receipt").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Receipt on")
+    expect(page.locator(".set-aside")).to_contain_text(
+        f"Put 2 × {sku} aside for Acme Hardware Supply, order {ORDER}")
+    check_a11y(page, "receipt")
+    screenshot(page, "backoffice-receipt-set-aside")
+
+    page.goto(f"/admin/orders/{ORDER}/ship")
+    page.get_by_label("Tracking number").fill("1Z-E2E-42")
+    page.get_by_role("button", name="Record shipment").click()
+    expect(page.locator("main")).to_contain_text("recorded")
+    expect(page.locator("main")).to_contain_text("Packing slip (PDF)")
+    check_a11y(page, "ship order")
+    screenshot(page, "backoffice-shipment")
+
+    page.goto("/admin/backorders")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Backorder queue")
+    check_a11y(page, "backorder queue")
+    screenshot(page, "backoffice-queue")
+    logout(page)
+
+    login(page, USERS["buyer"])
+    page.goto(f"/account/orders/{ORDER}")
+    timeline = page.locator(".order-timeline")
+    expect(timeline).to_contain_text(f"2 × {sku} arrived and set aside for this order")
+    expect(timeline).to_contain_text("tracking 1Z-E2E-42")
+    expect(page.locator("main")).not_to_contain_text("Staff actions")
+    check_a11y(page, "buyer order timeline")
+    screenshot(page, "backoffice-buyer-timeline")
