@@ -59,6 +59,16 @@ def _render(order: Order, status: int, **forms):
     ), status
 
 
+def _settled(settlement) -> str:
+    if settlement is None:
+        return " Stripe could not be reached: the refund is recorded but not sent yet."
+    if settlement.kind == "refund":
+        return f" {money(settlement.amount)} refunded to the card."
+    if settlement.kind == "credit_note":
+        return f" Credit note {settlement.reference} for {money(settlement.amount)}."
+    return ""
+
+
 def _line_of(order: Order, line_id: int) -> OrderLine:
     line = db.session.get(OrderLine, line_id) if 0 < line_id <= MAX_ID else None
     if line is None or line.order_id != order.id:
@@ -75,10 +85,11 @@ def cancel_line(number: str, line_id: int):
     if not form.validate_on_submit():
         return _render(order, 422, cancel_form=form, line_id=line.id)
     try:
-        backorders.cancel_line(current_user, line.id, form.quantity.data, form.reason.data, today())
+        done = backorders.cancel_and_settle(current_user, line.id, form.quantity.data, form.reason.data,
+                                            today())
     except ServiceError as exc:
         return _render(order, 409, cancel_form=form, line_id=line.id, problems=[str(exc)])
-    flash(f"{form.quantity.data} × {line.sku} cancelled.", "success")
+    flash(f"{form.quantity.data} × {line.sku} cancelled.{_settled(done.settlement)}", "success")
     return redirect(url_for("account.order", number=order.number))
 
 

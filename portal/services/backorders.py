@@ -13,6 +13,7 @@ from sqlalchemy import and_, select
 from portal.database import write_transaction
 from portal.domain.allocation import in_queue_order
 from portal.extensions import db
+from portal.integrations import stripe as gateway
 from portal.models import (
     Allocation,
     Company,
@@ -24,7 +25,7 @@ from portal.models import (
     PurchaseOrderLine,
     User,
 )
-from portal.services import NotFound, ServiceError, audit
+from portal.services import NotFound, ServiceError, audit, refunds
 from portal.services import backorder_ops as ops
 from portal.services import settings as settings_service
 from portal.services.receiving import _allocate
@@ -218,6 +219,29 @@ def cancel_line(actor: User, line_id: int, quantity: int, reason: str, today: da
         session.flush()
         ops.recompute_etas(session, [line.product_id], today, actor)
     return line
+
+
+@dataclass(frozen=True)
+class Cancellation:
+    line: OrderLine
+    #: The refund or credit note for the cancelled units; None when it could not be made now (the
+    #: payment service was unreachable): the same key settles it later, once.
+    settlement: refunds.Settlement | None
+
+
+def cancel_and_settle(actor: User, line_id: int, quantity: int, reason: str, today: date) -> Cancellation:
+    """Cancel units (``cancel_line``), then give the money back: exactly those units' value, refunded on
+    the card charge that paid them or credited on account (``refunds.settle_cancellation``; DESIGN §7).
+    The settlement runs after the cancellation commits (a card refund is a call to Stripe); its key names
+    the line and its cancelled total so far, so a retry settles once."""
+    line = cancel_line(actor, line_id, quantity, reason, today)
+    key = f"line:{line.id}:cancelled:{line.cancelled}"
+    try:
+        settlement = refunds.settle_cancellation(line.id, quantity, key, reason)
+    except gateway.StripeUnavailable:
+        db.session.rollback()
+        settlement = None
+    return Cancellation(line, settlement)
 
 
 def product_of(line: OrderLine) -> Product:

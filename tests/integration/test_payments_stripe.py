@@ -502,3 +502,45 @@ def test_two_submits_of_one_token_at_once_charge_once(stripe_on, any_app):
     assert all(r in numbers or "being processed" in r for r in results), results
     db.session.rollback()
     assert db.session.scalar(select(CardCharge.status)) == "succeeded"
+
+
+def test_staff_cancelling_paid_backordered_units_refunds_them_through_the_back_office(stripe_on):
+    """The back office's cancel action settles the money too: exactly the cancelled units' value,
+    on the card charge that paid them; cancelling more later refunds only the new units."""
+    from portal.services import backorders
+    from tests.factories import make_user
+
+    user, company = buyer()
+    card = save_card(stripe_on, company)
+    waiting = make_product(price="7.50", policy="allow")
+    card_cart(user, company, card, (waiting, 4))
+    order = pay_and_place(user, company)
+    line = db.session.scalar(select(OrderLine).where(OrderLine.order_id == order.id))
+    admin = make_user("admin")
+    first = backorders.cancel_and_settle(admin, line.id, 1, "Customer changed mind", TODAY)
+    second = backorders.cancel_and_settle(admin, line.id, 2, "And two more", TODAY)
+    assert (first.settlement.kind, first.settlement.amount) == ("refund", Decimal("7.50"))
+    assert (second.settlement.kind, second.settlement.amount) == ("refund", Decimal("15.00"))
+    db.session.rollback()
+    charge = db.session.scalar(select(CardCharge))
+    assert charge.amount_refunded == Decimal("22.50")
+    assert sorted(r["amount"] for r in localstripe_refunds(stripe_on, charge.stripe_payment_intent_id)) == \
+        [750, 1500]
+
+
+def test_staff_cancelling_on_account_units_issues_a_credit_note(stripe_on):
+    from portal.services import backorders
+    from tests.factories import make_user
+
+    user, company = buyer()
+    waiting = make_product(price="7.50", policy="allow")
+    carts.add_items(user.id, company.id, [(waiting.id, 4)])
+    db.session.rollback()
+    me = db.session.get(type(user), user.id)
+    review = ordering.review_cart(me, db.session.get(Company, company.id), TODAY)
+    order = ordering.place_order(me, company.id, uuid.uuid4().hex, review.fingerprint, TODAY)
+    line = db.session.scalar(select(OrderLine).where(OrderLine.order_id == order.id))
+    done = backorders.cancel_and_settle(make_user("admin"), line.id, 3, "Not needed", TODAY)
+    assert (done.settlement.kind, done.settlement.amount) == ("credit_note", Decimal("22.50"))
+    db.session.rollback()
+    assert credit.exposure(company.id) == Decimal("7.50")

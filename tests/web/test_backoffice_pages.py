@@ -218,9 +218,13 @@ def test_a_rep_cancels_part_of_a_line_with_a_reason(world, client_for):
                                                                                        "reason": "Too many"})
     assert page.status_code == 409 and "Only 2 units of NUT-20 are still open" in words_of(page)
     assert db_snapshot() == before
-    assert post_form(rep, f"/account/orders/{world.order_a}/lines/{line_id}/cancel",
-                     {"quantity": "1", "reason": "Too many"}).status_code == 302
+    done = post_form(rep, f"/account/orders/{world.order_a}/lines/{line_id}/cancel",
+                     {"quantity": "1", "reason": "Too many"})
+    assert done.status_code == 302
     assert fresh(OrderLine, line_id).cancelled == 1
+    # On account, the cancelled unit's value comes back as a credit note, said in the page.
+    assert re.search(r"1 × NUT-20 cancelled\. Credit note CN-\d+ for \$\d+\.\d\d\.",
+                     words_of(rep.get(done.headers["Location"])))
     buyer = words_of(client_for("buyer_a").get(f"/account/orders/{world.order_a}"))
     assert "1 × NUT-20 cancelled: Too many" in buyer
 
