@@ -8,14 +8,25 @@ first shipment), then stock rows in product-id order and the order's lines. Each
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from portal import clock
 from portal.database import write_transaction
 from portal.extensions import db
-from portal.models import Order, OrderLine, Shipment, ShipmentLine, StockMovement, User
-from portal.services import NotFound, ServiceError, audit
+from portal.models import (
+    Invoice,
+    Order,
+    OrderAdjustment,
+    OrderLine,
+    Shipment,
+    ShipmentLine,
+    StockMovement,
+    User,
+)
+from portal.services import NotFound, ServiceError, audit, invoices, refunds
 from portal.services import backorder_ops as ops
 
 
@@ -42,6 +53,43 @@ def _claim(session, token: str, order_id: int) -> tuple[int | None, Shipment | N
 
 
 def ship_order(
+    actor: User,
+    order_id: int,
+    token: str,
+    quantities: dict[int, int],
+    tracking_number: str,
+    carrier: str = "",
+    today: date | None = None,
+) -> Shipment:
+    """Ship, then (after that commits) invoice an on-account order's shipment: see :func:`_ship` and
+    :func:`invoice_due`. A double submit finds the first shipment and its invoice."""
+    shipment = _ship(actor, order_id, token, quantities, tracking_number, carrier, today)
+    order = db.session.get(Order, shipment.order_id)
+    if order.payment_method == "on_account":
+        invoices.invoice_shipment(order.id, shipment.id, invoice_due(order.id), today or clock.today())
+    return shipment
+
+
+def invoice_due(order_id: int) -> Decimal:
+    """What an on-account order's next invoice bills: the value of every unit shipped so far (its share
+    of the line total and of the line's goodwill, as a cancellation values it), less the order's own
+    goodwill, less what earlier invoices billed. Computed cumulatively, so order-level credit is used up
+    first, no rounding is lost between shipments, and the invoices of a fully shipped order add up to
+    its total."""
+    db.session.expire_all()
+    lines = list(db.session.scalars(select(OrderLine).where(OrderLine.order_id == order_id)))
+    shipped = sum((refunds.cancellation_value(line, line.shipped) for line in lines if line.shipped),
+                  Decimal("0"))
+    order_credit = db.session.scalar(select(func.coalesce(func.sum(OrderAdjustment.amount), 0)).where(
+        OrderAdjustment.order_id == order_id, OrderAdjustment.order_line_id.is_(None),
+        OrderAdjustment.status == "approved"))
+    billed = db.session.scalar(select(func.coalesce(func.sum(Invoice.total), 0)).where(
+        Invoice.order_id == order_id, Invoice.status != "void"))
+    due = max(shipped + Decimal(order_credit), Decimal("0"))
+    return max(due - Decimal(billed), Decimal("0")).quantize(Decimal("0.01"))
+
+
+def _ship(
     actor: User,
     order_id: int,
     token: str,

@@ -88,3 +88,33 @@ def test_an_invoice_past_its_due_date_is_overdue_until_paid():
     invoice = invoices.invoice_shipment(order.id, 901, Decimal("10.00"), TODAY)
     assert not invoice.is_overdue(TODAY + timedelta(days=15))
     assert invoice.is_overdue(TODAY + timedelta(days=16))
+
+
+def test_each_shipment_of_an_on_account_order_is_invoiced_for_what_it_ships():
+    """Shipping invoices the shipment: the shipped units' value, the order's own goodwill used up first;
+    the invoices of a fully shipped order add up to its total."""
+    from portal.database import write_transaction
+    from portal.models import OrderAdjustment, OrderLine
+    from portal.services import shipping
+
+    order, company = on_account_order(price="50.00")
+    line = db.session.scalar(select(OrderLine).where(OrderLine.order_id == order.id))
+    with write_transaction() as s:
+        s.add(OrderAdjustment(order_id=order.id, kind="manual_goodwill", description="Sorry for the wait",
+                              amount=Decimal("-30.00"), status="approved"))
+    admin = make_user("admin", email=f"admin-{uuid.uuid4().hex[:6]}@example.com")
+    first = shipping.ship_order(admin, order.id, uuid.uuid4().hex, {line.id: 1}, "TRK-1", today=TODAY)
+    token = uuid.uuid4().hex
+    second = shipping.ship_order(admin, order.id, token, {line.id: 1}, "TRK-2", today=TODAY)
+    again = shipping.ship_order(admin, order.id, token, {line.id: 1}, "TRK-2", today=TODAY)  # double submit
+    db.session.rollback()
+    billed = {i.shipment_id: i.total for i in db.session.scalars(select(Invoice))}
+    assert billed == {first.id: Decimal("20.00"), second.id: Decimal("50.00")} and again.id == second.id
+    assert all(i.due_on == TODAY + timedelta(days=30) for i in db.session.scalars(select(Invoice)))
+
+
+def test_nothing_shipped_means_nothing_due():
+    from portal.services import shipping
+
+    order, _ = on_account_order()
+    assert shipping.invoice_due(order.id) == Decimal("0.00")
