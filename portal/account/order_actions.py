@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from portal.access import STAFF, allow
 from portal.account import bp
-from portal.admin.backoffice_forms import CancelLineForm, GoodwillForm
+from portal.admin.backoffice_forms import BuyerCancelForm, CancelLineForm, ConfirmForm, GoodwillForm
 from portal.clock import today
 from portal.extensions import db
 from portal.formatting import money
@@ -41,6 +41,7 @@ def page_context(order: Order, **forms) -> dict:
         "shipments": shipping.shipments_of(order.id),
         "cancel_form": forms.get("cancel_form") or CancelLineForm(formdata=None),
         "goodwill_form": forms.get("goodwill_form") or GoodwillForm(formdata=None),
+        "buyer_cancel_form": forms.get("buyer_cancel_form"),
         "action_problems": forms.get("problems", []),
         "action_line": forms.get("line_id"),
     }
@@ -119,4 +120,37 @@ def grant_goodwill(number: str):
         )
     else:
         flash("Goodwill granted: the buyer sees it on the order.", "success")
+    return redirect(url_for("account.order", number=order.number))
+
+
+@bp.post("/orders/<number>/lines/<int:line_id>/cancel-backorder")
+@allow("buyer")
+def cancel_backorder(number: str, line_id: int):
+    """The buyer cancels units of their own order still waiting on backorder."""
+    order = order_or_404(current_user, number)
+    line = _line_of(order, line_id)
+    form = BuyerCancelForm(prefix=f"cancel-{line.id}")
+    if not form.validate_on_submit():
+        return _render(order, 422, buyer_cancel_form=form, line_id=line.id)
+    try:
+        done = backorders.cancel_backorder_for_buyer(current_user, line.id, form.quantity.data, today())
+    except ServiceError as exc:
+        return _render(order, 409, buyer_cancel_form=form, line_id=line.id, problems=[str(exc)])
+    flash(f"{form.quantity.data} × {line.sku} cancelled.{_settled(done.settlement)}", "success")
+    return redirect(url_for("account.order", number=order.number))
+
+
+@bp.post("/orders/<number>/lines/<int:line_id>/accept-date")
+@allow("buyer")
+def accept_date(number: str, line_id: int):
+    """The buyer keeps a line whose ETA slipped past their deadline."""
+    order = order_or_404(current_user, number)
+    line = _line_of(order, line_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        backorders.accept_later_date(current_user, line.id)
+    except ServiceError as exc:
+        return _render(order, 409, problems=[str(exc)])
+    flash(f"You kept {line.sku}: it arrives after your deadline, about {line.eta:%d %b}.", "success")
     return redirect(url_for("account.order", number=order.number))

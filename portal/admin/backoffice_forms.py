@@ -270,3 +270,15 @@ class ReorderForm(FlaskForm):
             self.reorder_max.errors = ["Order up to at least the reorder point."]
             return False
         return valid
+
+
+class BuyerCancelForm(FlaskForm):
+    """A buyer cancels units still on backorder (no reason asked: it is their order)."""
+
+    quantity = QuantityField(
+        "Units to cancel",
+        validators=[
+            InputRequired("Enter how many units to cancel."),
+            NumberRange(min=1, max=MAX_UNITS, message=f"A whole number from 1 to {MAX_UNITS:,}."),
+        ],
+    )

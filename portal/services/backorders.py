@@ -244,6 +244,42 @@ def cancel_and_settle(actor: User, line_id: int, quantity: int, reason: str, tod
     return Cancellation(line, settlement)
 
 
+def _late(line: OrderLine) -> bool:
+    return bool(line.backordered and line.need_by and line.eta and line.eta > line.need_by)
+
+
+def cancel_backorder_for_buyer(buyer: User, line_id: int, quantity: int, today: date) -> Cancellation:
+    """A buyer cancels units of their own order still on backorder (never units set aside or shipped),
+    and gets their value back per the payment rules. A backorder the buyer was shown as "Available"
+    (hidden status) is not cancellable here unless its ETA misses their deadline, when it was told."""
+    line = db.session.get(OrderLine, line_id)
+    if line is None or line.order.company_id != buyer.company_id:
+        raise NotFound("That order line does not exist.")
+    if line.backorder_hidden and not _late(line):
+        raise LineRefused(f"Nothing of {line.sku} is waiting to be cancelled: ask your sales rep.")
+    if not 1 <= quantity <= line.backordered:
+        raise LineRefused(f"Only {line.backordered} units of {line.sku} are on backorder; units that ship "
+                          "now or have shipped cannot be cancelled here.")
+    return cancel_and_settle(buyer, line_id, quantity, "Cancelled by the buyer", today)
+
+
+def accept_later_date(buyer: User, line_id: int) -> OrderLine:
+    """The buyer keeps a backordered line whose ETA slipped past their deadline (the order page's
+    choice): it stays at risk, marked accepted, with a timeline row for staff and buyer."""
+    with write_transaction() as session:
+        line, order = _locked_line(session, line_id)
+        if order.company_id != buyer.company_id:
+            raise NotFound("That order line does not exist.")
+        if not _late(line):
+            raise LineRefused(f"{line.sku} is not expected after your deadline: nothing to accept.")
+        if not line.accepted_late:
+            line.accepted_late = True
+            text = f"{buyer.name} accepted the later date for {line.sku} (expected {line.eta:%d %b %Y})."
+            ops.add_event(session, order.id, "eta_changed", text, buyer)
+            audit.record(buyer, "later_date_accepted", "order_line", line.id, None, {"eta": line.eta})
+    return line
+
+
 def product_of(line: OrderLine) -> Product:
     return db.session.get(Product, line.product_id)
 

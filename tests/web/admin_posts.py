@@ -74,6 +74,9 @@ BACKOFFICE_VALID_POSTS: dict[str, tuple[str, Callable[[World], dict]]] = {
     "admin.ship_order": ("admin", lambda w: {"token": "shipment-token-1", "tracking_number": "1Z-2",
                                              f"ship-{bo.order_line_id(w.order_a)}": "1"}),
     "account.cancel_line": ("rep_a", lambda w: {"quantity": "1", "reason": "Customer changed plans"}),
+    "account.cancel_backorder": ("buyer_a",
+                                 lambda w: {f"cancel-{bo.order_line_id(w.order_a)}-quantity": "1"}),
+    "account.accept_date": ("buyer_a", lambda w: {}),
     "account.grant_goodwill": ("rep_a", lambda w: {"percent": "5", "reason": "Sorry for the wait"}),
 }
 

@@ -235,6 +235,8 @@ URL_VALUES: dict[str, Callable[[World], dict]] = {
     "admin.packing_slip": lambda w: {"shipment_id": bo.shipment_id()},
     "admin.decide_goodwill": lambda w: {"adjustment_id": bo.pending_adjustment_id()},
     "account.cancel_line": lambda w: {"number": w.order_a, "line_id": bo.order_line_id(w.order_a)},
+    "account.cancel_backorder": lambda w: {"number": w.order_a, "line_id": bo.order_line_id(w.order_a)},
+    "account.accept_date": lambda w: {"number": w.order_a, "line_id": bo.order_line_id(w.order_a)},
     "account.grant_goodwill": lambda w: {"number": w.order_a},
     "account.read_notification": lambda w: {"notification_id": notification_of(w.buyer_a)},
 }

@@ -185,6 +185,9 @@ EXPECTATIONS: dict[str, Expect] = {
     "admin.ship_order": Expect(ADMIN, {"GET": 200, "POST": 422}),
     "admin.packing_slip": Expect(ADMIN, {"GET": 200}),
     "account.cancel_line": Expect(STAFF, {"POST": 422}, outside=("rep_b",)),
+    "account.cancel_backorder": Expect(BUYER, {"POST": 422}, outside=("buyer_b",)),
+    # The world's backorder is not late: nothing to accept (409, said on the order page).
+    "account.accept_date": Expect(BUYER, {"POST": 409}, outside=("buyer_b",)),
     "account.grant_goodwill": Expect(STAFF, {"POST": 422}, outside=("rep_b",)),
     # Notifications (issue 7): a notice is its owner's only (buyer A's order confirmation here).
     "account.notifications_list": Expect(EVERYONE, {"GET": 200}),
