@@ -8,13 +8,13 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from portal.access import STAFF, allow
+from portal.access import EVERYONE, STAFF, allow
 from portal.account import bp
 from portal.admin.backoffice_forms import BuyerCancelForm, CancelLineForm, ConfirmForm, GoodwillForm
 from portal.clock import today
 from portal.extensions import db
 from portal.formatting import money
-from portal.models import Order, OrderEvent, OrderLine, User
+from portal.models import Invoice, Order, OrderEvent, OrderLine, Shipment, User
 from portal.services import NotFound, ServiceError, backorders, manual_goodwill, order_history, shipping
 from portal.services.scope import order_or_404
 
@@ -39,6 +39,8 @@ def page_context(order: Order, **forms) -> dict:
     return {
         "timeline": timeline(order, staff),
         "shipments": shipping.shipments_of(order.id),
+        "order_invoices": list(db.session.scalars(select(Invoice).where(
+            Invoice.order_id == order.id, Invoice.status != "void").order_by(Invoice.id))),
         "cancel_form": forms.get("cancel_form") or CancelLineForm(formdata=None),
         "goodwill_form": forms.get("goodwill_form") or GoodwillForm(formdata=None),
         "buyer_cancel_form": forms.get("buyer_cancel_form"),
@@ -154,3 +156,16 @@ def accept_date(number: str, line_id: int):
         return _render(order, 409, problems=[str(exc)])
     flash(f"You kept {line.sku}: it arrives after your deadline, about {line.eta:%d %b}.", "success")
     return redirect(url_for("account.order", number=order.number))
+
+
+@bp.get("/orders/<number>/shipments/<int:shipment_id>.pdf")
+@allow(*EVERYONE)
+def packing_slip(number: str, shipment_id: int):
+    """A shipment's packing slip, for whoever may read the order."""
+    from portal.admin.backorders import packing_slip_pdf
+
+    order = order_or_404(current_user, number)
+    shipment = db.session.get(Shipment, shipment_id) if 0 < shipment_id <= MAX_ID else None
+    if shipment is None or shipment.order_id != order.id:
+        abort(404)
+    return packing_slip_pdf(shipment, order)

@@ -200,7 +200,11 @@ def packing_slip(shipment_id: int):
     shipment = db.session.get(Shipment, shipment_id) if 0 < shipment_id <= MAX_ID else None
     if shipment is None:
         abort(404)
-    order = db.session.get(Order, shipment.order_id)
+    return packing_slip_pdf(shipment, db.session.get(Order, shipment.order_id))
+
+
+def packing_slip_pdf(shipment: Shipment, order: Order) -> Response:
+    """The packing slip of a shipment (also served to the order's readers from their order page)."""
     lines = {line.id: line for line in backorders.staff_lines(order)}
     pdf = render_pdf(
         "pdf/packing_slip.html",

@@ -233,6 +233,7 @@ URL_VALUES: dict[str, Callable[[World], dict]] = {
         "backorder_priority", "allocate_backorder")},
     "admin.ship_order": lambda w: {"number": w.order_a},
     "admin.packing_slip": lambda w: {"shipment_id": bo.shipment_id()},
+    "account.packing_slip": lambda w: {"number": w.order_a, "shipment_id": bo.shipment_id()},
     "admin.decide_goodwill": lambda w: {"adjustment_id": bo.pending_adjustment_id()},
     "account.cancel_line": lambda w: {"number": w.order_a, "line_id": bo.order_line_id(w.order_a)},
     "account.cancel_backorder": lambda w: {"number": w.order_a, "line_id": bo.order_line_id(w.order_a)},

@@ -93,3 +93,24 @@ def test_an_on_time_line_has_nothing_to_accept(world, client_for):
     url = f"/account/orders/{world.order_a}/lines/{line_id}/accept-date"
     refused = post_form(client_for("buyer_a"), url, {})
     assert refused.status_code == 409 and "nothing to accept" in words_of(refused)
+
+
+def test_the_order_page_lists_its_documents_and_the_packing_slip_opens(world, client_for):
+    """Confirmation, the shipment's invoice (on account, made when it shipped) and its packing slip."""
+    from portal.models import Invoice, Shipment
+    from tests.web.backoffice_world import with_backoffice
+
+    world = with_backoffice(world)  # a PO received and part of order_a shipped
+
+    order_id = db.session.scalar(select(Order.id).where(Order.number == world.order_a))
+    shipment = db.session.scalar(select(Shipment).where(Shipment.order_id == order_id))
+    invoice = db.session.scalar(select(Invoice).where(Invoice.shipment_id == shipment.id))
+    buyer = client_for("buyer_a")
+    page = words_of(buyer.get(f"/account/orders/{world.order_a}"))
+    assert "Order confirmation (PDF)" in page
+    assert f"Invoice {invoice.number} (PDF)" in page and f"Packing slip {shipment.number} (PDF)" in page
+    slip = buyer.get(f"/account/orders/{world.order_a}/shipments/{shipment.id}.pdf")
+    assert slip.status_code == 200 and slip.data.startswith(b"%PDF")
+    assert client_for("buyer_b").get(f"/account/orders/{world.order_a}/shipments/{shipment.id}.pdf") \
+        .status_code == 404
+    assert buyer.get(f"/account/orders/{world.order_a}/shipments/999999.pdf").status_code == 404

@@ -184,6 +184,7 @@ EXPECTATIONS: dict[str, Expect] = {
     "admin.decide_goodwill": Expect(ADMIN, {"POST": 400}),
     "admin.ship_order": Expect(ADMIN, {"GET": 200, "POST": 422}),
     "admin.packing_slip": Expect(ADMIN, {"GET": 200}),
+    "account.packing_slip": Expect(EVERYONE, {"GET": 200}, outside=("buyer_b", "rep_b")),
     "account.cancel_line": Expect(STAFF, {"POST": 422}, outside=("rep_b",)),
     "account.cancel_backorder": Expect(BUYER, {"POST": 422}, outside=("buyer_b",)),
     # The world's backorder is not late: nothing to accept (409, said on the order page).

@@ -287,4 +287,5 @@ def test_every_page_is_scanned_for_inline_code(app, world, client_for):
                                url_of(app, "account.order_pdf", world),
                                url_of(app, "admin.purchase_order_pdf", world),
                                url_of(app, "admin.packing_slip", world),
+                               url_of(app, "account.packing_slip", world),
                                url_of(app, "account.invoice_pdf", world)}
