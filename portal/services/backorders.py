@@ -48,6 +48,11 @@ class QueueRow:
     at_risk: bool
 
 
+def is_late(line: OrderLine) -> bool:
+    """At risk: units still on backorder expected after the buyer's deadline."""
+    return bool(line.backordered and line.need_by and line.eta and line.eta > line.need_by)
+
+
 def backorder_queue(
     user: User, sku: str = "", company_id: int | None = None, at_risk: bool = False, limit: int = 500
 ) -> list[QueueRow]:
@@ -86,8 +91,7 @@ def backorder_queue(
     result = []
     for w in ordered[:limit]:
         line, order, company = lookup[w.order_line_id]
-        late = bool(line.need_by and line.eta and line.eta > line.need_by)
-        result.append(QueueRow(line, order, company, linked.get(line.id, []), late))
+        result.append(QueueRow(line, order, company, linked.get(line.id, []), is_late(line)))
     return result
 
 
@@ -244,10 +248,6 @@ def cancel_and_settle(actor: User, line_id: int, quantity: int, reason: str, tod
     return Cancellation(line, settlement)
 
 
-def _late(line: OrderLine) -> bool:
-    return bool(line.backordered and line.need_by and line.eta and line.eta > line.need_by)
-
-
 def cancel_backorder_for_buyer(buyer: User, line_id: int, quantity: int, today: date) -> Cancellation:
     """A buyer cancels units of their own order still on backorder (never units set aside or shipped),
     and gets their value back per the payment rules. A backorder the buyer was shown as "Available"
@@ -255,7 +255,7 @@ def cancel_backorder_for_buyer(buyer: User, line_id: int, quantity: int, today: 
     line = db.session.get(OrderLine, line_id)
     if line is None or line.order.company_id != buyer.company_id:
         raise NotFound("That order line does not exist.")
-    if line.backorder_hidden and not _late(line):
+    if line.backorder_hidden and not is_late(line):
         raise LineRefused(f"Nothing of {line.sku} is waiting to be cancelled: ask your sales rep.")
     if not 1 <= quantity <= line.backordered:
         raise LineRefused(f"Only {line.backordered} units of {line.sku} are on backorder; units that ship "
@@ -270,7 +270,7 @@ def accept_later_date(buyer: User, line_id: int) -> OrderLine:
         line, order = _locked_line(session, line_id)
         if order.company_id != buyer.company_id:
             raise NotFound("That order line does not exist.")
-        if not _late(line):
+        if not is_late(line):
             raise LineRefused(f"{line.sku} is not expected after your deadline: nothing to accept.")
         if not line.accepted_late:
             line.accepted_late = True
