@@ -101,16 +101,24 @@ def over_limit_message(result: CreditCheck) -> str:
 def payment_problems(cart: Cart, company: Company, total: Decimal,
                      exclude_order_id: int | None = None) -> list[str]:
     """Why the cart cannot be paid the way it says (empty when it can)."""
+    return assess(cart, company, total, exclude_order_id)[0]
+
+
+def assess(cart: Cart, company: Company, total: Decimal,
+           exclude_order_id: int | None = None) -> tuple[list[str], CreditCheck | None]:
+    """The payment problems of the cart, and (on account) the credit check they came from, so that
+    placing the order can use the same check instead of reading the exposure again."""
     if cart.payment_method == "card":
         if not gateway.configured():
-            return ["Card payments are not available: choose On account in the checkout details."]
+            return ["Card payments are not available: choose On account in the checkout details."], None
         if cart.payment_card_id is None or card_of_company(company.id, cart.payment_card_id) is None:
-            return ["Choose one of your saved cards in the checkout details (add one under Payment methods)."]
-        return []
+            return ["Choose one of your saved cards in the checkout details (add one under Payment "
+                    "methods)."], None
+        return [], None
     if company.payment_terms == "card_only":
-        return ["Your account pays by card: choose Card in the checkout details."]
+        return ["Your account pays by card: choose Card in the checkout details."], None
     result = check(company, total, exclude_order_id)
-    return [] if result.allowed else [over_limit_message(result)]
+    return ([] if result.allowed else [over_limit_message(result)]), result
 
 
 def use_exception(session, actor: User, exception_id: int, order_id: int) -> None:

@@ -68,6 +68,8 @@ class Review:
     adjustments_total: Decimal
     total: Decimal
     problems: list[tuple[PlanLine | None, str]] = field(default_factory=list)
+    #: On account: the credit check of this review (placing uses it for the exception it needs).
+    credit_check: credit.CreditCheck | None = None
 
     @property
     def fingerprint(self) -> list[tuple]:
@@ -127,10 +129,12 @@ def _plan(cart: Cart, products: list[Product], available: dict[int, int], compan
         problems.append((None, "Your cart is empty."))
     if cart.ship_to_id is None:
         problems.append((None, "Choose where to ship the order (add an address under My company)."))
+    checked = None
     if lines:
         # How it is paid: a usable card, or on account within the credit limit (DESIGN §7).
-        problems.extend((None, p) for p in credit.payment_problems(cart, company, total, order_id))
-    return Review(cart, lines, adjustments, subtotal, adjusted, total, problems)
+        payment, checked = credit.assess(cart, company, total, order_id)
+        problems.extend((None, p) for p in payment)
+    return Review(cart, lines, adjustments, subtotal, adjusted, total, problems, checked)
 
 
 def review_cart(user: User, company: Company, today: date) -> Review | None:
@@ -251,7 +255,7 @@ def _settle_payment(session, user: User, order: Order, cart: Cart, company: Comp
     (``payments.place_order_paid_by_card`` authorizes it before, and captures it after, this
     transaction). Card, charged per shipment: remember the card and the policy."""
     if cart.payment_method == "on_account":
-        check = credit.check(company, review.total, order.id)
+        check = review.credit_check  # made under the company lock while re-planning
         if check.exception_id is not None and check.over_by > 0:
             credit.use_exception(session, user, check.exception_id, order.id)
         return
