@@ -326,7 +326,13 @@ def _tell_eta_change(
     if late:
         text += f" — after the deadline {_day(line.need_by)}"
     add_event(session, order.id, "eta_changed", text, actor, buyer_visible=visible)
-    if visible:
+    was_late = old is not None and line.need_by is not None and old > line.need_by
+    if late and not was_late:
+        # The change that breaks the deadline is its own notice: the buyer has a choice to make.
+        notify_buyer(session, order, "deadline_at_risk", {
+            "sku": line.sku, "name": line.name, "quantity": line.backordered, "eta": line.eta,
+            "need_by": line.need_by, "previous_eta": old})
+    elif visible:
         notify_buyer(
             session,
             order,

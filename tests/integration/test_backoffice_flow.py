@@ -322,15 +322,31 @@ def test_a_later_expected_date_moves_etas_tells_buyers_and_flags_missed_deadline
     assert fresh(OrderLine, line.id).eta == TODAY + timedelta(days=10)
     db.session.rollback()
 
+    def eta_changes() -> list[dict]:
+        return [json.loads(m.payload) for m in db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.topic == "backorder_eta_changed")
+            .order_by(OutboxMessage.id))]
+
+    before = len(eta_changes())
     purchasing.update_line(admin, po.id, po_line.id, 2, TODAY + timedelta(days=20), True, TODAY)
 
     assert fresh(OrderLine, line.id).eta == TODAY + timedelta(days=20)
     queue = backorders.backorder_queue(fresh(type(admin), admin.id), at_risk=True)
     assert [row.line.id for row in queue] == [line.id]
-    messages = db.session.scalars(
-        select(OutboxMessage).where(OutboxMessage.topic == "backorder_eta_changed")
-    ).all()
-    assert json.loads(messages[-1].payload)["at_risk"] is True
+    # The slip that breaks the deadline is told as "deadline at risk", once; a further slip is an ETA change.
+    risk = db.session.scalars(select(OutboxMessage).where(OutboxMessage.topic == "deadline_at_risk")).all()
+    assert len(risk) == 1
+    assert json.loads(risk[0].payload) == {
+        "order_number": line.order.number, "sku": "NUT", "name": nut.name, "quantity": 2,
+        "eta": (TODAY + timedelta(days=20)).isoformat(), "need_by": (TODAY + timedelta(days=12)).isoformat(),
+        "previous_eta": (TODAY + timedelta(days=10)).isoformat()}
+    assert len(eta_changes()) == before
+
+    purchasing.update_line(admin, po.id, po_line.id, 2, TODAY + timedelta(days=25), True, TODAY)
+
+    risk = db.session.scalars(select(OutboxMessage).where(OutboxMessage.topic == "deadline_at_risk")).all()
+    assert len(risk) == 1
+    assert [change["at_risk"] for change in eta_changes()[before:]] == [True]
 
 
 def test_manual_allocation_from_stock_and_priority(admin):
