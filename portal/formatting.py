@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from babel.dates import format_date
+from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency
 from flask import Flask, current_app
 
@@ -23,6 +23,15 @@ def day(value: date | datetime | None, fmt: str = "medium") -> str:
     return format_date(value, format=fmt, locale=current_app.config["DEFAULT_LOCALE"])
 
 
+def moment(value: datetime | None) -> str:
+    """A date and time to the minute, in UTC (stored times are UTC), for back-office tables."""
+    if value is None:
+        return ""
+    locale = current_app.config["DEFAULT_LOCALE"]
+    return format_datetime(value, "d MMM y, HH:mm", tzinfo="UTC", locale=locale) + " UTC"
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["day"] = day
+    app.jinja_env.filters["moment"] = moment

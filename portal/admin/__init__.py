@@ -92,6 +92,7 @@ def set_active(user_id: int):
 from portal.admin import (  # noqa: E402, F401
     backorders,
     goodwill,
+    outbox,
     pricing,
     product_panels,
     products,

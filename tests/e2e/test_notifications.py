@@ -12,7 +12,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import USERS, check_a11y, login, logout, screenshot
+from tests.e2e.conftest import USERS, assert_no_horizontal_scroll, check_a11y, login, logout, screenshot
 
 pytestmark = pytest.mark.e2e
 SKU = "DEMO-BLOCKED-OUT"
@@ -66,3 +66,28 @@ def test_a_buyer_is_told_in_the_portal_when_a_product_is_back_and_chooses_emails
         logout(buyer)
     finally:
         adjust_stock(admin, product_id, -5, "Box belonged to another customer")
+
+
+@pytest.mark.parametrize("mobile", [False, True], ids=["desktop", "mobile"])
+def test_an_admin_reads_the_outbox_and_one_email(open_page, mobile):
+    admin = open_page(mobile=mobile)
+    login(admin, USERS["admin"])
+    admin.goto("/admin/")
+    admin.get_by_role("link", name="Outbox: emails waiting, failing and sent").click()
+    expect(admin.get_by_role("heading", name="Outbox", level=1)).to_be_visible()
+    admin.get_by_label("Show").select_option("all")
+    admin.get_by_role("button", name="Filter").click()
+    first = admin.locator("#outbox-table tbody a").first
+    expect(first).to_be_visible()
+    check_a11y(admin, "the outbox")
+    if mobile:
+        assert_no_horizontal_scroll(admin)
+    screenshot(admin, f"admin-outbox{'-mobile' if mobile else ''}")
+    first.click()
+    expect(admin.get_by_role("heading", name=re.compile(r"^Message \d+: "), level=1)).to_be_visible()
+    expect(admin.locator("#email-subject")).not_to_be_empty()
+    check_a11y(admin, "an outbox message")
+    if mobile:
+        assert_no_horizontal_scroll(admin)
+    screenshot(admin, f"admin-outbox-message{'-mobile' if mobile else ''}")
+    logout(admin)

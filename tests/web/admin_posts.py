@@ -69,6 +69,7 @@ BACKOFFICE_VALID_POSTS: dict[str, tuple[str, Callable[[World], dict]]] = {
     # Valid only with free stock on the shelf, which the world keeps at 0 for NUT-20 (NEEDS_PAGE_STATE).
     "admin.allocate_backorder": ("admin", lambda w: {"quantity": "1"}),
     "admin.settings": ("admin", lambda w: {"backorder_priority": "deadline", "rep_goodwill_limit": "25"}),
+    "admin.outbox_retry": ("admin", lambda w: {}),
     "admin.reorder_points": ("admin", lambda w: {"sku": "BOLT-10", "reorder_min": "10", "reorder_max": "50"}),
     "admin.decide_goodwill": ("admin", lambda w: {"decision": "approve"}),
     "admin.ship_order": ("admin", lambda w: {"token": "shipment-token-1", "tracking_number": "1Z-2",

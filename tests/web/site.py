@@ -240,6 +240,8 @@ URL_VALUES: dict[str, Callable[[World], dict]] = {
     "account.accept_date": lambda w: {"number": w.order_a, "line_id": bo.order_line_id(w.order_a)},
     "account.grant_goodwill": lambda w: {"number": w.order_a},
     "account.read_notification": lambda w: {"notification_id": notification_of(w.buyer_a)},
+    **{f"admin.{name}": lambda w: {"message_id": outbox_message_of(w.buyer_a)} for name in (
+        "outbox_message", "outbox_retry")},
 }
 
 
@@ -249,6 +251,14 @@ def notification_of(user_id: int) -> int:
 
     return db.session.scalar(select(Notification.id).where(Notification.user_id == user_id)
                              .order_by(Notification.id.desc()).limit(1))
+
+
+def outbox_message_of(user_id: int) -> int:
+    """The id of the newest email queued for the user (buyer A's order confirmation, not sent)."""
+    from portal.models import OutboxMessage
+
+    return db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.recipient_user_id == user_id)
+                             .order_by(OutboxMessage.id.desc()).limit(1))
 
 
 def product_id_of(sku: str) -> int:

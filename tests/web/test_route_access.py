@@ -179,6 +179,10 @@ EXPECTATIONS: dict[str, Expect] = {
     "admin.backorder_priority": Expect(ADMIN, {"POST": 422}),
     "admin.allocate_backorder": Expect(ADMIN, {"POST": 422}),
     "admin.settings": Expect(ADMIN, {"GET": 200, "POST": 422}),
+    # The outbox (issue 7): buyer A's order confirmation waits in it; "try again now" makes it due.
+    "admin.outbox_messages": Expect(ADMIN, {"GET": 200}),
+    "admin.outbox_message": Expect(ADMIN, {"GET": 200}),
+    "admin.outbox_retry": Expect(ADMIN, {"POST": 302}),
     "admin.reorder_points": Expect(ADMIN, {"GET": 200, "POST": 422}),
     "admin.goodwill_approvals": Expect(ADMIN, {"GET": 200}),
     "admin.decide_goodwill": Expect(ADMIN, {"POST": 400}),
