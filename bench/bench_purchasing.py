@@ -10,7 +10,8 @@ timed on its own, as one call, the way a request would call it):
 - **receive**: one product with ``--receive-lines`` waiting order lines of one unit each (one order per
   line, every third one linked to the PO line), one sent PO line for the same number of units; time
   ``receiving.receive_purchase_order`` for all of them (stock movement, allocation of every unit, one
-  allocation record, timeline row and buyer notice per line, ETA recompute). Target: 10,000 in ≤ 1 s.
+  allocation record and timeline row per line, one buyer notice per order, ETA recompute). Target: 10,000
+  in ≤ 1 s.
 - **generate**: ``--generate-lines`` waiting order lines over ``--products`` products of ``--vendors``
   vendors (pack sizes 1..12); time ``purchasing.generate_purchase_orders`` (lines on each vendor's draft,
   every backorder linked). Target: 100,000 in ≤ 5 s. A second run must add nothing; it is timed too.

@@ -1,4 +1,5 @@
-"""Command-line tasks: ``flask seed-demo``, ``flask create-admin``, ``flask outbox run``."""
+"""Command-line tasks: ``flask seed-demo``, ``flask create-admin``, ``flask outbox run``,
+``flask refunds retry``."""
 
 from __future__ import annotations
 
@@ -73,3 +74,29 @@ def init_app(app: Flask) -> None:
                    f"{len(report.failed)} failed (will be retried).")
 
     app.cli.add_command(outbox_group)
+
+    refunds_group = AppGroup("refunds", help="Card refunds recorded while Stripe was unreachable.")
+
+    @refunds_group.command("retry")
+    @click.option("--order", "order_number", default=None, help="Only this order's refunds (SO-00042).")
+    def refunds_retry(order_number: str | None) -> None:
+        """Send every refund recorded but not sent, once each (safe to run from cron, or twice at once)."""
+        from portal.models import Order
+        from portal.services import refunds
+
+        order_id = None
+        if order_number:
+            order_id = db.session.scalar(select(Order.id).where(Order.number == order_number.strip()))
+            if order_id is None:
+                raise click.ClickException(f"No order {order_number}.")
+        outcomes = refunds.retry_refunds(order_id)
+        for outcome in outcomes:
+            click.echo(f"refund {outcome.refund_id} ({outcome.amount}): {outcome.status}"
+                       + (f" - {outcome.message}" if outcome.message else ""))
+        failed = sum(1 for outcome in outcomes if outcome.status == "failed")
+        click.echo(f"Refunds: {len(outcomes) - failed} handled, {failed} still pending.")
+        db.session.remove()
+        if failed:
+            raise SystemExit(1)
+
+    app.cli.add_command(refunds_group)

@@ -110,3 +110,16 @@ def set_stock(product: Product, on_hand: int, warehouse: Warehouse | None = None
             s.add(StockMovement(product_id=product.id, warehouse_id=warehouse.id, quantity=on_hand,
                                 kind="initial", reason="test set-up"))
     return stock
+
+
+def make_shipment(order_id: int) -> int:
+    """An empty shipment row of the order (what an invoice or a charge refers to); moves no stock."""
+    import uuid
+
+    from portal.models import Shipment
+
+    token = uuid.uuid4().hex
+    with write_transaction() as s:
+        shipment = Shipment(order_id=order_id, token=token, number=f"SH-T{token[:12]}")
+        s.add(shipment)
+    return shipment.id

@@ -63,4 +63,4 @@ def _status() -> int:
 
 
 # Placed orders register their routes on this blueprint.
-from portal.account import notifications, order_actions, orders, payments  # noqa: E402, F401
+from portal.account import notifications, order_actions, orders, payments, refund_actions  # noqa: E402, F401, I001

@@ -1,6 +1,14 @@
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, IntegerField, PasswordField, StringField, SubmitField
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
+from wtforms import (
+    BooleanField,
+    DecimalField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    StringField,
+    SubmitField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
 from portal.forms import new_password_fields
 
@@ -64,3 +72,13 @@ class PayDueForm(FlaskForm):
     """Pay a due shipment payment now with one of the company's saved cards."""
 
     card_id = IntegerField("Card", validators=[InputRequired("Choose a card.")])
+
+
+class BackorderSwapForm(FlaskForm):
+    """Swap a late line to an alternative (hidden fields of the choice the order page showed)."""
+
+    alternative_id = IntegerField(validators=[InputRequired(), NumberRange(min=1, max=2**31 - 1)])
+    quantity = IntegerField(validators=[InputRequired(), NumberRange(min=1, max=1_000_000)])
+    unit_price = DecimalField(places=2, validators=[InputRequired(), NumberRange(min=0, max=10**9)])
+    version = StringField(validators=[DataRequired(), Length(max=64)])
+    token = StringField(validators=[DataRequired(), Length(min=16, max=40), Regexp(r"^[0-9a-f]+$")])

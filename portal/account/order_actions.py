@@ -4,18 +4,29 @@ Registered on ``account``; reps reach their companies' orders only (404 otherwis
 
 from __future__ import annotations
 
+import uuid
+
 from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from portal.access import EVERYONE, STAFF, allow
 from portal.account import bp
+from portal.account.forms import BackorderSwapForm
 from portal.admin.backoffice_forms import BuyerCancelForm, CancelLineForm, ConfirmForm, GoodwillForm
 from portal.clock import today
 from portal.extensions import db
 from portal.formatting import money
 from portal.models import Invoice, Order, OrderEvent, OrderLine, Shipment, User
-from portal.services import NotFound, ServiceError, backorders, manual_goodwill, order_history, shipping
+from portal.services import (
+    NotFound,
+    ServiceError,
+    backorders,
+    manual_goodwill,
+    order_history,
+    shipping,
+    swaps,
+)
 from portal.services.scope import order_or_404
 
 MAX_ID = 2**31 - 1
@@ -46,12 +57,17 @@ def page_context(order: Order, **forms) -> dict:
         "buyer_cancel_form": forms.get("buyer_cancel_form"),
         "action_problems": forms.get("problems", []),
         "action_line": forms.get("line_id"),
+        # Late lines and the alternatives they may be swapped to, for whoever may act on the order.
+        "swap_choices": swaps.choices(order, today()) if swaps.may_act(current_user, order) else [],
+        "swap_problems": forms.get("swap_problems", []),
+        "swap_token": uuid.uuid4().hex,
     }
 
 
 def _render(order: Order, status: int, **forms):
-    detail = order_history.order_detail(order, staff=True, money=money)
+    detail = order_history.order_detail(order, staff=current_user.is_staff, money=money)
     from portal.account.forms import OrderAgainForm
+    from portal.account.payments import payment_context
 
     return render_template(
         "account/order.html",
@@ -59,16 +75,19 @@ def _render(order: Order, status: int, **forms):
         order=detail.order,
         again_form=OrderAgainForm(),
         **page_context(order, **forms),
+        **payment_context(detail.order),
     ), status
 
 
 def _settled(settlement) -> str:
     if settlement is None:
-        return " Stripe could not be reached: the refund is recorded but not sent yet."
+        return " Stripe could not be reached: the refund is recorded and shows as pending until it is sent."
     if settlement.kind == "refund":
         return f" {money(settlement.amount)} refunded to the card."
     if settlement.kind == "credit_note":
         return f" Credit note {settlement.reference} for {money(settlement.amount)}."
+    if settlement.kind == "uninvoiced":
+        return f" They were never invoiced: {money(settlement.amount)} less will be billed."
     return ""
 
 
@@ -156,6 +175,38 @@ def accept_date(number: str, line_id: int):
         return _render(order, 409, problems=[str(exc)])
     flash(f"You kept {line.sku}: it arrives after your deadline, about {line.eta:%d %b}.", "success")
     return redirect(url_for("account.order", number=order.number))
+
+
+@bp.post("/orders/<number>/lines/<int:line_id>/swap")
+@allow(*EVERYONE)
+def swap_backorder(number: str, line_id: int):
+    """Swap a late line's units on backorder to an alternative that ships now (buyers on their orders,
+    reps on their companies', admins on any)."""
+    order = order_or_404(current_user, number)
+    line = _line_of(order, line_id)
+    form = BackorderSwapForm()
+    if not form.validate_on_submit():
+        return _render(order, 422, swap_problems=[
+            "That choice could not be read: look at the order again and choose again."])
+    request = swaps.SwapRequest(line.id, form.alternative_id.data, form.quantity.data, form.version.data,
+                                form.token.data, form.unit_price.data)
+    try:
+        done = swaps.swap_backorder(current_user, request, today())
+    except NotFound:
+        abort(404)
+    except ServiceError as exc:
+        return _render(order, 409, swap_problems=[str(exc)])
+    flash(f"Swapped {done.new.quantity} × {done.late.sku} for {done.new.sku}: ready to ship."
+          f"{_swap_money(done)}", "success")
+    return redirect(url_for("account.order", number=order.number))
+
+
+def _swap_money(done: swaps.Swapped) -> str:
+    order = done.late.order
+    said = f" {money(done.charged)} charged to the card for {done.new.sku}." if done.charged else ""
+    if order.payment_method == "card" and order.charge_policy == "at_shipment":
+        said = f" {done.new.sku} is charged to the card when it ships."
+    return said + _settled(done.settlement)
 
 
 @bp.get("/orders/<number>/shipments/<int:shipment_id>.pdf")

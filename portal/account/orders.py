@@ -45,10 +45,11 @@ def order(number: str):
     detail = order_history.order_detail(order_or_404(current_user, number), staff=current_user.is_staff,
                                         money=money)
     from portal.account.order_actions import page_context
+    from portal.account.refund_actions import refund_context
 
     return render_template("account/order.html", detail=detail, order=detail.order,
                            again_form=OrderAgainForm(), **page_context(detail.order),
-                           **payment_context(detail.order))
+                           **payment_context(detail.order), **refund_context(detail.order))
 
 
 @bp.get("/orders/<number>.pdf")

@@ -18,7 +18,8 @@ from portal.extensions import db
 from portal.integrations import stripe as gateway
 from portal.integrations.pdf import render_pdf
 from portal.models import Invoice, Order
-from portal.services import NotFound, ServiceError, cards, credit, invoices, payment_due, payments
+from portal.services import NotFound, ServiceError, cards, credit, invoices, payment_due, payments, shipping
+from portal.services import billing as invoice_billing
 from portal.services.scope import invoice_or_404, order_or_404
 
 
@@ -98,7 +99,9 @@ def statement():
     }
     exposure = credit.exposure(company.id)
     return render_template("account/statement.html", company=company, groups=groups, exposure=exposure,
-                           available=max(company.credit_limit - exposure, 0), today=on_date)
+                           available=max(company.credit_limit - exposure, 0), today=on_date,
+                           uninvoiced=invoice_billing.uninvoiced_orders(company.id),
+                           credit_notes=invoice_billing.credit_notes_of_company(company.id))
 
 
 @bp.get("/invoices/<number>.pdf")
@@ -109,7 +112,8 @@ def invoice_pdf(number: str):
     order = db.session.get(Order, invoice.order_id)
     billing = next((a for a in order.company.addresses if a.is_billing), None)
     pdf = render_pdf("pdf/invoice.html", invoice=invoice, order=order, company=order.company,
-                     billing=billing, payments=invoices.payments_of(invoice.id))
+                     billing=billing, payments=invoices.payments_of(invoice.id),
+                     document=invoice_billing.invoice_document(invoice))
     return Response(pdf, mimetype="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{invoice.number}.pdf"'})
 
@@ -121,8 +125,10 @@ def payment_context(order) -> dict:
     """What the order page shows about paying: the sentence, and any due shipment payment with the
     buyer's cards to pay it with."""
     due = payment_due.due_charges(order.id) if current_user.role == "buyer" else []
+    waiting = shipping.planned_shipments_of(order.id) if current_user.is_staff else []
     return {"payment_status": payments.payment_status(order), "due_charges": due,
-            "pay_cards": cards.active_cards(order.company_id) if due else [], "pay_form": PayDueForm()}
+            "pay_cards": cards.active_cards(order.company_id) if due else [], "pay_form": PayDueForm(),
+            "waiting_shipments": waiting}
 
 
 @bp.post("/orders/<number>/payments/<int:charge_id>")

@@ -119,6 +119,11 @@ class PoLineUpdateForm(FlaskForm):
     )
     expected_date = DateField("Expected date", validators=[Optional()])
     confirmed = BooleanField("Confirmed by the vendor")
+    unit_cost = AmountField(
+        "Unit cost",
+        validators=[Optional(), NumberRange(min=0, max=MAX_MONEY, message="Between 0 and 9,999,999,999.99.")],
+        render_kw={"inputmode": "decimal"},
+    )
 
 
 class NotesForm(FlaskForm):
@@ -133,6 +138,19 @@ class StatusForm(FlaskForm):
     status = HiddenField(
         validators=[InputRequired(), AnyOf(["sent", "cancelled", "received", "partially_received", "draft"])]
     )
+    #: Only on the send form of a PO below its vendor's minimum order value.
+    send_anyway = BooleanField("Send anyway, below the vendor's minimum")
+    reason = StringField(
+        "Reason for sending below the minimum",
+        filters=[strip],
+        validators=[Length(max=500, message="At most 500 characters.")],
+    )
+
+    def below_minimum_reason(self) -> str | None:
+        """The reason when "send anyway" is ticked (None: ticked without one), else ""."""
+        if not self.send_anyway.data:
+            return ""
+        return self.reason.data or None
 
 
 class ReceiveForm(FlaskForm):
@@ -161,6 +179,16 @@ class ShipForm(FlaskForm):
     )
     carrier = StringField(
         "Carrier", filters=[strip], validators=[Length(max=60, message="At most 60 characters.")]
+    )
+
+
+class ShipPlannedForm(FlaskForm):
+    """Ship a shipment that waited for payment; unpaid only with a reason (checked by the service)."""
+
+    reason = TextAreaField(
+        "Reason for shipping before payment",
+        filters=[strip],
+        validators=[Length(max=500, message="At most 500 characters.")],
     )
 
 

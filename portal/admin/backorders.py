@@ -14,6 +14,7 @@ from portal.admin.backoffice_forms import (
     PriorityForm,
     SettingsForm,
     ShipForm,
+    ShipPlannedForm,
     parse_quantities,
 )
 from portal.admin.forms import MAX_ID
@@ -151,8 +152,12 @@ def decide_goodwill(adjustment_id: int):
     return redirect(url_for("admin.goodwill_approvals"))
 
 
-def _ship_page(order: Order, form: ShipForm, status: int = 200, problems=(), entered=None):
+def _ship_page(order: Order, form: ShipForm, status: int = 200, problems=(), entered=None,
+               planned_form: ShipPlannedForm | None = None, planned_problem: tuple[int, str] | None = None):
     lines = backorders.staff_lines(order)
+    planned = [(plan, shipping.due_message(plan)) for plan in shipping.planned_shipments_of(order.id)]
+    if planned_problem and planned_problem[0] not in {plan.id for plan, _ in planned}:
+        problems = [*problems, planned_problem[1]]  # that shipment no longer waits: say it at the top
     return render_template(
         "admin/ship.html",
         order=order,
@@ -161,6 +166,10 @@ def _ship_page(order: Order, form: ShipForm, status: int = 200, problems=(), ent
         problems=list(problems),
         entered=entered or {},
         shipments=shipping.shipments_of(order.id),
+        held=shipping.reserved_units(db.session, order.id),
+        planned=planned,
+        planned_form=planned_form or ShipPlannedForm(formdata=None),
+        planned_problem=planned_problem,
     ), status
 
 
@@ -188,9 +197,56 @@ def ship_order(number: str):
             form.carrier.data or "",
             today(),
         )
+    except shipping.PaymentDue as exc:
+        flash(str(exc), "warning")
+        return redirect(url_for("admin.ship_order", number=order.number))
     except ServiceError as exc:
         return _ship_page(order, form, 409, getattr(exc, "problems", [str(exc)]), entered)
     flash(f"Shipment {shipment.number} recorded. The buyer sees it on the order's timeline.", "success")
+    return redirect(url_for("admin.ship_order", number=order.number))
+
+
+@bp.post("/orders/<number>/planned-shipments/<int:plan_id>/ship")
+@allow("admin")
+def ship_planned(number: str, plan_id: int):
+    """Ship a shipment that waited for payment: paid, or unpaid with a reason (a staff override)."""
+    order = order_or_404(current_user, number)
+    if not 0 < plan_id <= MAX_ID:
+        abort(404)
+    form = ShipPlannedForm()
+    if not form.validate_on_submit():
+        problem = "; ".join(e for errors in form.errors.values() for e in errors)
+        return _ship_page(order, ShipForm(formdata=None), 422, planned_form=form,
+                          planned_problem=(plan_id, problem))
+    try:
+        shipment = shipping.ship_planned(current_user, order.id, plan_id, form.reason.data or "")
+    except NotFound:
+        abort(404)
+    except ServiceError as exc:
+        problem = "; ".join(getattr(exc, "problems", [str(exc)]))
+        return _ship_page(order, ShipForm(formdata=None), 409, planned_form=form,
+                          planned_problem=(plan_id, problem))
+    flash(f"Shipment {shipment.number} recorded. The buyer sees it on the order's timeline.", "success")
+    return redirect(url_for("admin.ship_order", number=order.number))
+
+
+@bp.post("/orders/<number>/planned-shipments/<int:plan_id>/cancel")
+@allow("admin")
+def cancel_planned(number: str, plan_id: int):
+    """Drop an unpaid shipment that waits for payment: its units may ship again; nothing is due for it."""
+    order = order_or_404(current_user, number)
+    if not 0 < plan_id <= MAX_ID:
+        abort(404)
+    if not ShipPlannedForm().validate_on_submit():
+        abort(400)
+    try:
+        shipping.cancel_planned(current_user, order.id, plan_id)
+    except NotFound:
+        abort(404)
+    except ServiceError as exc:
+        return _ship_page(order, ShipForm(formdata=None), 409, planned_problem=(plan_id, str(exc)))
+    flash("The shipment waiting for payment was cancelled: its units can ship again and nothing is due "
+          "for it.", "success")
     return redirect(url_for("admin.ship_order", number=order.number))
 
 

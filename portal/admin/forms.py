@@ -108,6 +108,9 @@ class ProductForm(FlaskForm):
         InputRequired("Enter the list price."),
         NumberRange(min=0, max=MAX_MONEY, message="Between 0 and 9,999,999,999.99.")],
         render_kw={"inputmode": "decimal"})
+    cost_price = AmountField("Cost price", validators=[
+        Optional(), NumberRange(min=0, max=MAX_MONEY, message="Between 0 and 9,999,999,999.99.")],
+        render_kw={"inputmode": "decimal"})
     order_minimum = QuantityField("Order minimum", default=1, validators=[
         InputRequired("Enter the order minimum (1 for none)."),
         NumberRange(min=1, max=MAX_UNITS, message=f"A whole number from 1 to {MAX_UNITS:,}.")])
@@ -140,6 +143,7 @@ class ProductForm(FlaskForm):
         return ProductData(
             sku=self.sku.data, name=self.name.data, description=(self.description.data or "").strip(),
             category_id=int(self.category_id.data), vendor_id=int(self.vendor_id.data), price=self.price.data,
+            cost_price=self.cost_price.data,
             order_minimum=self.order_minimum.data, order_multiple=self.order_multiple.data,
             backorder_policy=self.backorder_policy.data, backorder_cap=self.backorder_cap.data,
             backorder_visibility=self.backorder_visibility.data, stock_display=self.stock_display.data,

@@ -46,6 +46,7 @@ def render_po(po_id: int, status: int = 200, **forms):
             quantity=line.quantity_ordered,
             expected_date=line.expected_date,
             confirmed=line.date_confirmed,
+            unit_cost=line.unit_cost,
         )
         for line in po.lines
     }
@@ -59,7 +60,8 @@ def render_po(po_id: int, status: int = 200, **forms):
         line_form=forms.get("line_form") or PoLineForm(formdata=None),
         notes_form=forms.get("notes_form") or NotesForm(formdata=None, notes=po.notes),
         receive_form=forms.get("receive_form") or ReceiveForm(formdata=None),
-        status_form=StatusForm(formdata=None),
+        status_form=forms.get("status_form") or StatusForm(formdata=None),
+        value=po.value,
         line_forms=line_forms,
         confirm=ConfirmForm(formdata=None),
         problems=forms.get("problems", []),
@@ -179,6 +181,7 @@ def update_po_line(po_id: int):
             form.expected_date.data,
             bool(form.confirmed.data),
             today(),
+            unit_cost=form.unit_cost.data,
         )
     except NotFound:
         abort(404)
@@ -226,11 +229,19 @@ def po_status(po_id: int):
     _detail_or_404(po_id)
     form = StatusForm()
     if not form.validate_on_submit():
+        if form.reason.errors:
+            return render_po(po_id, 422, status_form=form, problems=form.reason.errors)
         abort(400)
+    reason = form.below_minimum_reason()
+    if reason is None:
+        problem = "Give a reason for sending this purchase order below the vendor's minimum."
+        return render_po(po_id, 422, status_form=form, problems=[problem])
     try:
-        po = purchasing.change_status(current_user, po_id, form.status.data, today())
+        po = purchasing.change_status(
+            current_user, po_id, form.status.data, today(), below_minimum_reason=reason
+        )
     except ServiceError as exc:
-        return _refused(po_id, exc)
+        return _refused(po_id, exc, status_form=form)
     message = {
         "sent": f"{po.number} sent: the email to the vendor is queued with the PO.",
         "cancelled": f"{po.number} cancelled: its reservations for customer backorders are released.",

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 
 #: Which status may follow which. Receiving moves sent/partially_received on; staff send and cancel.
 PO_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -44,6 +45,32 @@ def check_transition(current: str, target: str) -> None:
 def status_after_receipt(lines: Sequence[tuple[int, int]]) -> str:
     """``received`` when every (ordered, received) line is complete, else ``partially_received``."""
     return "received" if all(received >= ordered for ordered, received in lines) else "partially_received"
+
+
+@dataclass(frozen=True, slots=True)
+class PoValue:
+    """A PO's value at its lines' unit costs, against the vendor's minimum order value (0: none).
+    Lines without a unit cost add nothing and are counted, so the page can say the value is incomplete."""
+
+    total: Decimal
+    minimum: Decimal
+    lines_without_cost: int = 0
+
+    @property
+    def shortfall(self) -> Decimal:
+        """How much is missing to reach the minimum (0 when it is reached or there is none)."""
+        return max(self.minimum - self.total, Decimal("0.00"))
+
+    @property
+    def below_minimum(self) -> bool:
+        return self.shortfall > 0
+
+
+def po_value(lines: Sequence[tuple[int, Decimal | None]], minimum: Decimal | None) -> PoValue:
+    """``lines``: (quantity ordered, unit cost or None)."""
+    total = sum((Decimal(cost) * quantity for quantity, cost in lines if cost is not None), Decimal("0.00"))
+    missing = sum(1 for _, cost in lines if cost is None)
+    return PoValue(total.quantize(Decimal("0.01")), Decimal(minimum or 0), missing)
 
 
 def round_up_to_pack(quantity: int, pack_size: int) -> int:

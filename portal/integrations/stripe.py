@@ -176,6 +176,18 @@ def charge_off_session(*, amount: Decimal, currency: str, customer_id: str, paym
                          options={"idempotency_key": idempotency_key}))
 
 
+def authorize_off_session(*, amount: Decimal, currency: str, customer_id: str, payment_method_id: str,
+                          idempotency_key: str, metadata: dict[str, str]) -> Intent:
+    """Hold ``amount`` on a saved card while the buyer is away (manual capture: ``requires_capture``
+    until :func:`capture_payment_intent`, released by :func:`cancel_payment_intent`). Raises
+    CardDeclined."""
+    params = {"amount": cents(amount), "currency": currency.lower(), "customer": customer_id,
+              "payment_method": payment_method_id, "payment_method_types": ["card"], "metadata": metadata,
+              "capture_method": "manual", "confirm": True, "off_session": True}
+    return _intent(_call(_client().v1.payment_intents.create, params=params,
+                         options={"idempotency_key": idempotency_key}))
+
+
 def retrieve_payment_intent(payment_intent_id: str) -> Intent:
     return _intent(_call(_client().v1.payment_intents.retrieve, payment_intent_id))
 
@@ -188,11 +200,27 @@ def cancel_payment_intent(payment_intent_id: str) -> Intent:
     return _intent(_call(_client().v1.payment_intents.cancel, payment_intent_id))
 
 
-def refund(payment_intent_id: str, amount: Decimal, idempotency_key: str) -> str:
+def refund(payment_intent_id: str, amount: Decimal, idempotency_key: str,
+           metadata: dict[str, str] | None = None) -> str:
     created = _call(_client().v1.refunds.create,
-                    params={"payment_intent": payment_intent_id, "amount": cents(amount)},
+                    params={"payment_intent": payment_intent_id, "amount": cents(amount),
+                            "metadata": metadata or {}},
                     options={"idempotency_key": idempotency_key})
     return created["id"]
+
+
+def find_refund(payment_intent_id: str, refund_key: str) -> str | None:
+    """The id of a refund of the payment carrying ``refund_key`` in its metadata (one an earlier attempt
+    made although its answer never reached us), or None."""
+    params: dict[str, Any] = {"payment_intent": payment_intent_id, "limit": 100}
+    while True:
+        page = _call(_client().v1.refunds.list, params=params)
+        for found in page.get("data") or []:
+            if (found.get("metadata") or {}).get("refund_key") == refund_key:
+                return found["id"]
+        if not page.get("has_more") or not page.get("data"):
+            return None
+        params["starting_after"] = page["data"][-1]["id"]
 
 
 # --- webhooks -------------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ from portal.models.purchasing import (
     ReceiptLine,
 )
 from portal.models.settings import GoodwillLimit, PortalSetting
-from portal.models.shipping import OrderEvent, Shipment, ShipmentLine
+from portal.models.shipping import OrderEvent, PlannedShipment, PlannedShipmentLine, Shipment, ShipmentLine
 
 __all__ = [
     "AccountNote",
@@ -45,7 +45,7 @@ __all__ = [
     "ProductAlternative", "ProductImage", "StockSubscription", "PurchaseOrder", "PurchaseOrderLine",
     "Cart", "CartLine", "GoodwillRule", "Order", "OrderAdjustment", "OrderLine", "OutboxMessage",
     "Allocation", "PoLineLink", "ProductReorderRule", "Receipt", "ReceiptLine", "GoodwillLimit",
-    "PortalSetting", "OrderEvent", "Shipment", "ShipmentLine",
+    "PortalSetting", "OrderEvent", "Shipment", "ShipmentLine", "PlannedShipment", "PlannedShipmentLine",
     "CardCharge", "CardRefund", "CreditException", "CreditNote", "Invoice", "ManualPayment", "PaymentCard",
     "StripeEvent", "Notification", "NotificationPreference",
 ]

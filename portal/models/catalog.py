@@ -88,6 +88,7 @@ class Product(Base):
         ),
         CheckConstraint("low_stock_threshold >= 0", name="low_stock_threshold_nonnegative"),
         CheckConstraint("lead_time_days IS NULL OR lead_time_days >= 0", name="lead_time_nonnegative"),
+        CheckConstraint("cost_price IS NULL OR cost_price >= 0", name="cost_price_nonnegative"),
         # Listing indexes (migration 0006): a category's or vendor's products by name, price or newest,
         # and the whole catalog by name or price. Every catalog query filters on active, so they cover
         # active products only: the planner then never reads a table row to check it (a deep page of
@@ -121,6 +122,8 @@ class Product(Base):
     low_stock_threshold: Mapped[int] = mapped_column(Integer, default=10)
     #: Overrides the vendor's lead time for the ETA fallback.
     lead_time_days: Mapped[int | None] = mapped_column(Integer)
+    #: What we pay the vendor per unit; copied onto PO lines when they are created. None: not entered.
+    cost_price: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

@@ -2,8 +2,8 @@
 credit-limit exceptions, invoices and the manual payments staff record against them.
 
 Idempotency lives here, not at Stripe (DESIGN §6): a card charge is keyed by what it pays for
-(``order:<checkout token>``, later ``shipment:<id>``) under a unique constraint, and a webhook event by
-its Stripe id.
+(``order:<checkout token>``, ``shipment:<shipping form token>``) under a unique constraint, and a webhook
+event by its Stripe id.
 """
 
 from __future__ import annotations
@@ -82,10 +82,12 @@ class CardCharge(Base):
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"), index=True)
     #: Set in the transaction that places the order (NULL while the card is being authorized).
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"), index=True)
-    #: The shipment a per-shipment charge pays for (the foreign key lands with shipments).
-    shipment_id: Mapped[int | None] = mapped_column(Integer)
+    #: The shipment a per-shipment charge pays for, set once it ships (the charge comes first).
+    shipment_id: Mapped[int | None] = mapped_column(ForeignKey("shipments.id", ondelete="SET NULL"),
+                                                    index=True)
     purpose: Mapped[str] = mapped_column(String(20))
-    #: "order:<checkout token>" or "shipment:<id>": a second attempt for the same purpose finds this row.
+    #: "order:<checkout token>" or "shipment:<shipping form token>": a second attempt for the same
+    #: purpose finds this row.
     #: Also sent to Stripe as the Idempotency-Key.
     idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
     payment_card_id: Mapped[int | None] = mapped_column(ForeignKey("payment_cards.id", ondelete="SET NULL"))
@@ -151,8 +153,8 @@ class Invoice(Base):
     number: Mapped[str] = mapped_column(String(20), unique=True)
     company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"), index=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
-    #: The shipment invoiced (the foreign key lands with shipments); one invoice per shipment.
-    shipment_id: Mapped[int | None] = mapped_column(Integer, unique=True)
+    #: The shipment invoiced; one invoice per shipment.
+    shipment_id: Mapped[int | None] = mapped_column(ForeignKey("shipments.id"), unique=True)
     issued_on: Mapped[date] = mapped_column(Date)
     due_on: Mapped[date] = mapped_column(Date)
     total: Mapped[Money]
@@ -206,13 +208,17 @@ class CardRefund(Base):
     amount: Mapped[Money]
     #: What the refund is for, e.g. "line:12:cancelled:3"; a repeat finds this row. Sent to Stripe too.
     idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
+    #: Stripe's refund id (re_...) once sent; NULL while recorded but not sent ("refund pending");
+    #: "sending:<ISO time>" while one attempt holds the row until then (a lease, see services/refunds).
     stripe_refund_id: Mapped[str | None] = mapped_column(String(255))
     reason: Mapped[str] = mapped_column(String(255), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class CreditNote(Base):
-    """On-account credit for cancelled units: it lowers what the company owes (and its exposure)."""
+    """On-account credit for money already invoiced (e.g. invoiced units later cancelled): it lowers what
+    the company owes (and its exposure). Units cancelled before any invoice billed them get none: the
+    order simply has less left to invoice."""
 
     __tablename__ = "credit_notes"
     __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)

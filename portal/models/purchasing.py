@@ -9,6 +9,7 @@ PO (a partial unique index), so "generate POs" and the auto-add setting always a
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 
 from sqlalchemy import (
     Boolean,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -25,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from portal.domain.purchasing import PoValue, po_value
 from portal.models.base import Base, utcnow
 from portal.models.catalog import Product, Vendor
 
@@ -58,6 +61,12 @@ class PurchaseOrder(Base):
     lines: Mapped[list[PurchaseOrderLine]] = relationship(back_populates="purchase_order",
                                                           order_by="PurchaseOrderLine.id")
 
+    @property
+    def value(self) -> PoValue:
+        """What the PO is worth at its lines' unit costs, against the vendor's minimum order value."""
+        return po_value([(line.quantity_ordered, line.unit_cost) for line in self.lines],
+                        self.vendor.min_order_value)
+
 
 class PurchaseOrderLine(Base):
     """Open quantity = ordered - received (while the PO is open)."""
@@ -68,6 +77,7 @@ class PurchaseOrderLine(Base):
         CheckConstraint("quantity_received >= 0", name="received_nonnegative"),
         CheckConstraint("quantity_received <= quantity_ordered OR over_receipt_accepted",
                         name="received_within_ordered"),
+        CheckConstraint("unit_cost IS NULL OR unit_cost >= 0", name="unit_cost_nonnegative"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -82,6 +92,9 @@ class PurchaseOrderLine(Base):
     date_confirmed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     #: Staff confirmed receiving more than ordered; only then may received exceed ordered.
     over_receipt_accepted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    #: What we pay per unit: the product's cost price when the line was created, editable while the PO is
+    #: a draft. None: unknown (the line then adds nothing to the PO's value).
+    unit_cost: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
 
     purchase_order: Mapped[PurchaseOrder] = relationship(back_populates="lines")
     product: Mapped[Product] = relationship()
@@ -95,6 +108,10 @@ class PurchaseOrderLine(Base):
     @property
     def linked_quantity(self) -> int:
         return sum(link.quantity for link in self.links)
+
+    @property
+    def line_value(self) -> Decimal | None:
+        return None if self.unit_cost is None else self.unit_cost * self.quantity_ordered
 
 
 class PoLineLink(Base):

@@ -64,6 +64,18 @@ def lock_stock(session: Session, product_ids: Iterable[int], create: bool = Fals
     return rows
 
 
+def take_from_stock(stocks: list[Stock], units: int) -> None:
+    """Promise ``units`` from a product's locked stock rows, first warehouse first. Callers check what
+    is free first; running short here is a bug, refused rather than allowed to oversell."""
+    for stock in stocks:
+        take = min(units, stock.on_hand - stock.allocated)
+        if take > 0:
+            stock.allocated += take
+            units -= take
+    if units:
+        raise ServiceError("Not enough free stock to allocate.")
+
+
 def waiting_lines(session: Session, product_ids: Iterable[int]) -> list[tuple[OrderLine, Order, Company]]:
     """Backordered lines of open orders for these products, locked (id order)."""
     ids = sorted(set(product_ids))

@@ -189,40 +189,60 @@ def cancel_line(actor: User, line_id: int, quantity: int, reason: str, today: da
             problems.append(
                 f"Only {open_units} units of {line.sku} are still open (not shipped or cancelled)."
             )
+        elif quantity > open_units - (held := _held_for_payment(session, line)):
+            problems.append(
+                f"{held} units of {line.sku} wait for payment in a planned shipment: cancel that shipment "
+                f"first (on the shipping page), or cancel at most {open_units - held}."
+            )
         if not reason:
             problems.append("Give a reason for the cancellation.")
         elif len(reason) > 200:
             problems.append("A reason has at most 200 characters.")
         if problems:
             raise LineRefused(" ".join(problems))
-        from_backorder = min(quantity, line.backordered)
-        from_allocated = quantity - from_backorder
-        stocks = ops.lock_stock(session, [line.product_id]).get(line.product_id, [])
-        release = from_allocated
-        for stock in stocks:
-            take = min(release, stock.allocated)
-            stock.allocated -= take
-            release -= take
-        line.backordered -= from_backorder
-        line.allocated -= from_allocated
-        line.cancelled += quantity
-        if line.backordered == 0:
-            line.eta, line.eta_estimated = None, False
-        ops.trim_line_links(session, line)
-        lines = list(session.scalars(select(OrderLine).where(OrderLine.order_id == order.id)))
-        ops.refresh_order_status(order, lines)
-        audit.record(
-            actor,
-            "order_line_cancelled",
-            "order_line",
-            line.id,
-            None,
-            {"quantity": quantity, "reason": reason},
-        )
-        ops.add_event(session, order.id, "cancelled", f"{quantity} × {line.sku} cancelled: {reason}", actor)
+        cancel_units(session, actor, line, order, quantity, reason)
         session.flush()
         ops.recompute_etas(session, [line.product_id], today, actor)
     return line
+
+
+def _held_for_payment(session, line: OrderLine) -> int:
+    """Allocated units of ``line`` that a payment-due shipment holds (they ship once paid)."""
+    from portal.services.shipping import reserved_units
+
+    return reserved_units(session, line.order_id).get(line.id, 0)
+
+
+def cancel_units(session, actor: User, line: OrderLine, order: Order, quantity: int, reason: str) -> None:
+    """Inside the caller's transaction (the line locked, its stock rows locked first): cancel ``quantity``
+    units, backordered ones first, then allocated ones (released to the shelf); PO links beyond what is
+    still backordered are released; the order's status follows; audit entry and timeline row. The
+    caller recomputes the product's ETAs (the queue behind this line moves up)."""
+    from_backorder = min(quantity, line.backordered)
+    from_allocated = quantity - from_backorder
+    stocks = ops.lock_stock(session, [line.product_id]).get(line.product_id, [])
+    release = from_allocated
+    for stock in stocks:
+        take = min(release, stock.allocated)
+        stock.allocated -= take
+        release -= take
+    line.backordered -= from_backorder
+    line.allocated -= from_allocated
+    line.cancelled += quantity
+    if line.backordered == 0:
+        line.eta, line.eta_estimated = None, False
+    ops.trim_line_links(session, line)
+    lines = list(session.scalars(select(OrderLine).where(OrderLine.order_id == order.id)))
+    ops.refresh_order_status(order, lines)
+    audit.record(
+        actor,
+        "order_line_cancelled",
+        "order_line",
+        line.id,
+        None,
+        {"quantity": quantity, "reason": reason},
+    )
+    ops.add_event(session, order.id, "cancelled", f"{quantity} × {line.sku} cancelled: {reason}", actor)
 
 
 @dataclass(frozen=True)
@@ -239,13 +259,18 @@ def cancel_and_settle(actor: User, line_id: int, quantity: int, reason: str, tod
     The settlement runs after the cancellation commits (a card refund is a call to Stripe); its key names
     the line and its cancelled total so far, so a retry settles once."""
     line = cancel_line(actor, line_id, quantity, reason, today)
+    return Cancellation(line, settle_cancelled(line, quantity, reason))
+
+
+def settle_cancelled(line: OrderLine, quantity: int, reason: str) -> refunds.Settlement | None:
+    """The money for ``quantity`` units just cancelled on ``line`` (committed): see ``cancel_and_settle``.
+    None when the payment service could not be reached (the same key settles it later, once)."""
     key = f"line:{line.id}:cancelled:{line.cancelled}"
     try:
-        settlement = refunds.settle_cancellation(line.id, quantity, key, reason)
+        return refunds.settle_cancellation(line.id, quantity, key, reason)
     except gateway.StripeUnavailable:
         db.session.rollback()
-        settlement = None
-    return Cancellation(line, settlement)
+        return None
 
 
 def cancel_backorder_for_buyer(buyer: User, line_id: int, quantity: int, today: date) -> Cancellation:

@@ -1,7 +1,8 @@
 """On-account terms and credit limits (DESIGN §7).
 
-Exposure = open invoice balances + the uninvoiced part of open on-account orders − credit on account
-(overpayments) − credit notes (cancelled units). An on-account order may be placed while exposure + its
+Exposure = open invoice balances + the part of live on-account orders not invoiced yet − credit on account
+(overpayments) − credit notes. Cancelling units that were never invoiced lowers the uninvoiced part; it
+issues no credit note (see ``billing``). An on-account order may be placed while exposure + its
 total stays within the credit limit (exactly at the limit is allowed). Over it, the buyer is told by how
 much and may pay by card, or a rep or admin grants a one-off credit exception (with a reason,
 audit-logged) that one order uses.
@@ -23,8 +24,8 @@ from portal.database import write_transaction
 from portal.extensions import db
 from portal.formatting import money
 from portal.integrations import stripe as gateway
-from portal.models import Cart, Company, CreditException, CreditNote, Invoice, ManualPayment, Order, User
-from portal.services import NotFound, ServiceError, audit
+from portal.models import Cart, Company, CreditException, CreditNote, Invoice, ManualPayment, User
+from portal.services import NotFound, ServiceError, audit, billing
 from portal.services.cards import card_of_company
 
 ZERO = Decimal("0.00")
@@ -52,13 +53,9 @@ class CreditCheck:
 
 
 def exposure(company_id: int, exclude_order_id: int | None = None) -> Decimal:
-    """What the company owes or has committed on account: open invoice balances, plus the uninvoiced
-    part of its live on-account orders, less unapplied payments and credit notes. One statement (it
-    runs on every review and every placing)."""
-    orders = (select(Order.id).where(Order.company_id == company_id, Order.payment_method == "on_account",
-                                     Order.status != "cancelled"))
-    if exclude_order_id is not None:
-        orders = orders.where(Order.id != exclude_order_id)
+    """What the company owes or has committed on account: open invoice balances, plus the part of its
+    live on-account orders not invoiced yet (units cancelled before invoicing simply drop out of it),
+    less unapplied payments and credit notes (which exist only for money already invoiced)."""
 
     def total(expression, *where):
         return select(func.coalesce(func.sum(expression), 0)).where(*where).scalar_subquery()
@@ -66,14 +63,12 @@ def exposure(company_id: int, exclude_order_id: int | None = None) -> Decimal:
     row = db.session.execute(select(
         total(Invoice.total - Invoice.amount_paid, Invoice.company_id == company_id,
               Invoice.status == "open"),
-        total(Order.total, Order.id.in_(orders)),
-        total(Invoice.total, Invoice.order_id.in_(orders), Invoice.status != "void"),
         total(ManualPayment.amount - ManualPayment.applied, ManualPayment.company_id == company_id),
         total(CreditNote.amount, CreditNote.company_id == company_id),
     )).one()
-    open_invoices, ordered, invoiced, credit, notes = (Decimal(value) for value in row)
-    owed = open_invoices + ordered - invoiced
-    return (owed - credit - notes).quantize(ZERO)
+    open_invoices, credit, notes = (Decimal(value) for value in row)
+    uninvoiced = sum((o.amount for o in billing.uninvoiced_orders(company_id, exclude_order_id)), ZERO)
+    return (open_invoices + uninvoiced - credit - notes).quantize(ZERO)
 
 
 def check(company: Company, total: Decimal, exclude_order_id: int | None = None) -> CreditCheck:

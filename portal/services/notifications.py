@@ -12,7 +12,9 @@ Topics and their payloads (JSON; dates as ISO strings):
   hidden, eta, late]
 - ``backorder_eta_changed``: order_number, sku, name, quantity, eta, estimated, previous_eta, at_risk
 - ``deadline_at_risk``: order_number, sku, name, quantity, eta, need_by
-- ``backorder_ready``: order_number, sku, name, quantity
+- ``backorder_ready``: order_number, lines [sku, name, quantity] — one notice per order and receipt,
+  however many of its lines became ready (rows written before that, and manual allocations: sku, name,
+  quantity at the top; :func:`ready_lines` reads both)
 - ``order_shipped``: order_number, shipment, tracking_number, carrier, lines [sku, quantity]
 - ``back_in_stock``: sku, name
 - ``payment_due``: order_number, amount, due_on (optional), invoice_number (optional), message (optional)
@@ -48,7 +50,7 @@ from portal.models import (
 from portal.models.base import utcnow
 from portal.models.inventory import Stock
 from portal.models.notifications import TOPIC_GROUPS
-from portal.services import NotFound
+from portal.services import NotFound, bulk
 
 #: What each topic group covers, as the preferences page says it.
 GROUP_LABELS = {
@@ -89,6 +91,22 @@ def _eta_subject(p: Mapping) -> str:
     return f"New expected date for {p.get('sku')} on order {p.get('order_number')}: {when(p.get('eta'))}"
 
 
+def ready_lines(p: Mapping) -> list[Mapping]:
+    """The lines of a ``backorder_ready`` payload: ``lines``, or the one line of a payload written before
+    receipts told each order once (sku, name, quantity at the top)."""
+    one = {"sku": p.get("sku"), "name": p.get("name"), "quantity": p.get("quantity")}
+    return list(p.get("lines") or [one])
+
+
+def _ready_subject(p: Mapping) -> str:
+    lines = ready_lines(p)
+    if len(lines) == 1:
+        return f"{lines[0]['quantity']} × {lines[0]['sku']} set aside for order {p.get('order_number')}"
+    listed = ", ".join(f"{line['quantity']} × {line['sku']}" for line in lines[:3])
+    more = f" and {len(lines) - 3} more" if len(lines) > 3 else ""
+    return f"Items set aside for order {p.get('order_number')}: {listed}{more}"
+
+
 @dataclass(frozen=True)
 class Topic:
     #: The preference group; None: always sent (not a user's choice, e.g. mail to a vendor).
@@ -99,8 +117,7 @@ class Topic:
 
 TOPICS: dict[str, Topic] = {
     "order_confirmed": Topic("orders", lambda p: f"Order {p.get('order_number')} confirmed"),
-    "backorder_ready": Topic("orders", lambda p: (
-        f"{p.get('quantity')} × {p.get('sku')} set aside for order {p.get('order_number')}")),
+    "backorder_ready": Topic("orders", _ready_subject),
     "order_shipped": Topic("orders", lambda p: (
         f"Order {p.get('order_number')} has shipped" + (f" ({p['shipment']})" if p.get("shipment") else ""))),
     "backorder_eta_changed": Topic("backorders", _eta_subject),
@@ -150,6 +167,23 @@ def notify(user: User, topic: str, payload: Mapping) -> Notification:
                           title=subject_of(topic, json.loads(text)))
     session.add(notice)
     return notice
+
+
+def notify_many(session, notices: Iterable[tuple[Any, str, Mapping]]) -> int:
+    """:func:`notify` for many notices at once — (recipient, topic, payload), the recipient anything with
+    ``id`` and ``email`` (a User or a row) — as two INSERT statements whatever their number: a receipt may
+    tell thousands of buyers. The rows are those ``notify`` writes. Returns how many."""
+    outbox_rows, notice_rows = [], []
+    for recipient, topic, payload in notices:
+        text = _dump(payload)
+        outbox_rows.append({"topic": topic, "recipient_user_id": recipient.id,
+                            "recipient_email": recipient.email, "payload": text})
+        notice_rows.append({"user_id": recipient.id, "topic": topic, "payload": text,
+                            "title": subject_of(topic, json.loads(text))})
+    if outbox_rows:
+        bulk.insert_rows(session, OutboxMessage, outbox_rows)
+        bulk.insert_rows(session, Notification, notice_rows)
+    return len(outbox_rows)
 
 
 def queue_email(address: str, topic: str, payload: Mapping) -> OutboxMessage:

@@ -197,37 +197,60 @@ def _capture(charge_id: int) -> None:
 # --- at shipment ----------------------------------------------------------------------------------
 
 
-def charge_shipment(order_id: int, shipment_id: int, amount: Decimal) -> ChargeResult:
+def charge_shipment(order_id: int, token: str, amount: Decimal) -> ChargeResult:
     """Charge the order's saved card off-session for one shipment (``at_shipment`` card orders).
 
-    Called by the shipping service after the shipment is committed, with the value of the units it
-    ships. Idempotent per shipment (key ``shipment:<id>``): calling it again returns the first result.
-    A decline or a bank asking for authentication returns status ``failed`` / ``requires_action``: the
-    shipment is then "payment due" and the buyer pays on-session from the order page.
+    Called by the shipping service *before* anything ships (see ``shipping.ship_order``), with the value
+    of the units the shipment would ship. The shipment does not exist yet, so the charge is keyed by the
+    shipping form's one-time token (``shipment:<token>``); ``shipment_id`` is linked when it ships.
+    Idempotent per token: calling it again returns the first result (a charge still ``pending`` is being
+    processed). A decline or a bank asking for authentication returns status ``failed`` /
+    ``requires_action``: the shipment is then "payment due" and the buyer pays on-session from the
+    order page. A removed card gives a ``failed`` charge too, so the buyer can pay with another card.
     """
     order = db.session.get(Order, order_id)
     if order is None or order.payment_method != "card" or order.charge_policy != "at_shipment":
         raise ServiceError("This order is not charged per shipment.")
     if amount <= 0:
         raise ServiceError("A shipment charge must be positive.")
+    if not token or len(token) > 64:
+        raise ServiceError("This shipping form has expired. Open the order again.")
     card = db.session.get(PaymentCard, order.payment_card_id) if order.payment_card_id else None
-    if card is None or card.removed_at is not None:
-        return ChargeResult(0, "failed", "The card on this order was removed.")
-    charge, fresh = _claim(order.company_id, f"shipment:{shipment_id}", "shipment", amount, card,
-                           order_id=order.id, shipment_id=shipment_id)
+    if card is None:
+        raise ServiceError(f"{order.number} has no card to charge.")
+    charge, fresh = _claim(order.company_id, f"shipment:{token}", "shipment", amount, card,
+                           order_id=order.id)
     if not fresh:
+        if charge.order_id != order.id or charge.amount != amount:
+            raise ServiceError("This shipping form was already used for another shipment. Open the order "
+                               "again.")
+        return ChargeResult(charge.id, charge.status, charge.failure_message)
+    if card.removed_at is not None:
+        charge = update_charge(charge.id, "failed",
+                               f"The card on this order ({card.short_label}) was removed.")
         return ChargeResult(charge.id, charge.status, charge.failure_message)
     try:
         intent = gateway.charge_off_session(
             amount=amount, currency=charge.currency, customer_id=order.company.stripe_customer_id,
             payment_method_id=card.stripe_payment_method_id, idempotency_key=charge.idempotency_key,
-            metadata={"order": order.number, "shipment_id": str(shipment_id)})
+            metadata={"order": order.number, "shipment_token": token})
     except gateway.CardDeclined as exc:
         charge = update_charge(charge.id, "failed", exc.message)
         return ChargeResult(charge.id, charge.status, charge.failure_message)
+    except gateway.StripeUnavailable:
+        _unclaim(charge.id)  # the same form can try again: Stripe's idempotency key is the second net
+        raise
     charge = update_charge(charge.id, status_of_intent(intent), intent.error,
                            stripe_payment_intent_id=intent.id, stripe_charge_id=intent.charge_id)
     return ChargeResult(charge.id, charge.status, charge.failure_message)
+
+
+def _unclaim(charge_id: int) -> None:
+    """Forget a shipment charge that never reached Stripe (still pending, no PaymentIntent)."""
+    with write_transaction() as session:
+        charge = session.get(CardCharge, charge_id)
+        if charge is not None and charge.status == "pending" and not charge.stripe_payment_intent_id:
+            session.delete(charge)
 
 
 # --- reading --------------------------------------------------------------------------------------
@@ -241,18 +264,16 @@ def charges_of(order_id: int) -> list[CardCharge]:
 def payment_status(order: Order) -> str:
     """What the buyer is told about paying for ``order``, in one sentence."""
     from portal.formatting import money
-    from portal.services.refunds import credit_notes_of, refunds_of
+    from portal.services.refunds import cancelled_on_account_sentence, refunds_sentence
 
     if order.payment_method != "card":
-        notes = credit_notes_of(order.id)
-        credited = "".join(f" Credit note {n.number}: {money(n.amount)}." for n in notes)
-        return "On account: invoiced as the goods ship, on your payment terms." + credited
+        return ("On account: invoiced as the goods ship, on your payment terms."
+                + cancelled_on_account_sentence(order.id))
     card = order.payment_card.short_label if order.payment_card else "card"
     charges = charges_of(order.id)
     paid = sum((c.amount - c.amount_refunded for c in charges if c.status == "succeeded"), Decimal("0.00"))
     due = [c for c in charges if c.status in ("failed", "requires_action")]
-    refunded = sum((r.amount for r in refunds_of(order.id)), Decimal("0.00"))
-    back = f" Refunded {money(refunded)} for cancelled items." if refunded else ""
+    refunded, back = refunds_sentence(order.id)
     if order.charge_policy == "at_order":
         if paid or refunded:
             return f"Paid {money(paid + refunded)} by card ({card}).{back}"

@@ -27,8 +27,8 @@ from portal.services.audit import record, snapshot
 #: The settings whose every change is audited under "backorder_settings_changed".
 BACKORDER_SETTINGS = ("backorder_policy", "backorder_cap", "backorder_visibility", "stock_display",
                       "low_stock_threshold", "lead_time_days")
-OTHER_FIELDS = ("sku", "name", "description", "category_id", "vendor_id", "price", "order_minimum",
-                "order_multiple", "active")
+OTHER_FIELDS = ("sku", "name", "description", "category_id", "vendor_id", "price", "cost_price",
+                "order_minimum", "order_multiple", "active")
 
 
 class ProductRefused(ServiceError):
@@ -57,6 +57,8 @@ class ProductData:
     #: None: the vendor's lead time applies.
     lead_time_days: int | None = None
     active: bool = True
+    #: What we pay the vendor per unit (copied onto new PO lines); None: not entered.
+    cost_price: Decimal | None = None
 
 
 def normalise_sku(raw: str) -> str:

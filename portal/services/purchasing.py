@@ -14,21 +14,26 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import case, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
 from portal.database import write_transaction
+from portal.domain.allocation import Waiting, in_queue_order
 from portal.domain.purchasing import (
     FreeIncoming,
+    PoValue,
     ProductDemand,
     TransitionRefused,
     Uncovered,
     check_transition,
+    po_value,
     suggest,
 )
 from portal.extensions import db
+from portal.formatting import money
 from portal.models import (
+    Company,
     Order,
     OrderLine,
     OutboxMessage,
@@ -42,7 +47,7 @@ from portal.models import (
     Vendor,
 )
 from portal.models.purchasing import PLANNED_PO_STATUSES
-from portal.services import NotFound, ServiceError, audit
+from portal.services import NotFound, ServiceError, audit, bulk
 from portal.services import backorder_ops as ops
 from portal.services import settings as settings_service
 
@@ -57,6 +62,7 @@ VENDOR_FIELDS = (
     "active",
 )
 MAX_UNITS = 1_000_000
+MAX_MONEY = Decimal("9999999999.99")
 
 
 class PurchasingRefused(ServiceError):
@@ -199,6 +205,7 @@ def add_line(
                 quantity_ordered=quantity,
                 quantity_received=0,
                 expected_date=expected_date,
+                unit_cost=product.cost_price,  # what we pay today; editable while the PO is a draft
             )
             session.add(line)
         else:
@@ -221,6 +228,10 @@ def _po_line(session: Session, po: PurchaseOrder, line_id: int) -> PurchaseOrder
     return line
 
 
+#: ``update_line``'s unit cost when the form does not change it.
+KEEP_COST = object()
+
+
 def update_line(
     actor: User,
     po_id: int,
@@ -229,13 +240,22 @@ def update_line(
     expected_date: date | None,
     confirmed: bool,
     today: date,
+    unit_cost: Decimal | None | object = KEEP_COST,
 ) -> PurchaseOrderLine:
-    """Quantities change only on drafts; the expected date (and whether the vendor confirmed it) until the
-    line is received. A new date recomputes the ETAs of the backorders waiting on the product."""
+    """Quantities and unit costs change only on drafts; the expected date (and whether the vendor confirmed
+    it) until the line is received. A new date recomputes the ETAs of the backorders waiting on the
+    product."""
     with write_transaction() as session:
         po = _locked_po(session, po_id)
         line = _po_line(session, po, line_id)
+        if unit_cost is KEEP_COST:
+            unit_cost = line.unit_cost
         problems = []
+        if unit_cost != line.unit_cost:
+            if po.status != "draft":
+                problems.append(f"{po.number} was sent: unit costs change only while it is a draft.")
+            elif unit_cost is not None and not 0 <= unit_cost <= MAX_MONEY:
+                problems.append("A unit cost is between 0 and 9,999,999,999.99.")
         if quantity != line.quantity_ordered:
             if po.status != "draft":
                 problems.append(f"{po.number} was sent: quantities change only while it is a draft.")
@@ -254,8 +274,9 @@ def update_line(
             "quantity": line.quantity_ordered,
             "expected_date": line.expected_date,
             "confirmed": line.date_confirmed,
+            "unit_cost": line.unit_cost,
         }
-        line.quantity_ordered = quantity
+        line.quantity_ordered, line.unit_cost = quantity, unit_cost
         date_changed = expected_date != line.expected_date
         line.expected_date, line.date_confirmed = expected_date, confirmed
         audit.record(
@@ -264,7 +285,8 @@ def update_line(
             "purchase_order",
             po.id,
             before,
-            {"quantity": quantity, "expected_date": expected_date, "confirmed": confirmed},
+            {"quantity": quantity, "expected_date": expected_date, "confirmed": confirmed,
+             "unit_cost": unit_cost},
         )
         if date_changed and po.status != "draft":
             session.flush()
@@ -303,8 +325,14 @@ def update_notes(actor: User, po_id: int, notes: str) -> None:
 # --- status transitions -------------------------------------------------------------------------------
 
 
-def change_status(actor: User, po_id: int, target: str, today: date) -> PurchaseOrder:
-    """Staff move a PO through the status table: send a draft, or cancel. Receiving moves the rest."""
+def change_status(
+    actor: User, po_id: int, target: str, today: date, below_minimum_reason: str = ""
+) -> PurchaseOrder:
+    """Staff move a PO through the status table: send a draft, or cancel. Receiving moves the rest.
+
+    A PO worth less than its vendor's minimum order value is not sent, unless ``below_minimum_reason``
+    says why it goes anyway (audit-logged with the value and the shortfall)."""
+    below_minimum_reason = (below_minimum_reason or "").strip()
     with write_transaction() as session:
         # Stock rows first, in product-id order, as in every back-office use case (generating POs locks
         # them before it locks a vendor's draft): then the PO and its lines.
@@ -328,6 +356,7 @@ def change_status(actor: User, po_id: int, target: str, today: date) -> Purchase
         product_ids = [line.product_id for line in lines]
         before = po.status
         if target == "sent":
+            _check_minimum(actor, po, lines, below_minimum_reason)
             _send(session, po, lines, today)
         else:
             for line in lines:
@@ -338,6 +367,23 @@ def change_status(actor: User, po_id: int, target: str, today: date) -> Purchase
         ops.lock_stock(session, product_ids)
         ops.recompute_etas(session, product_ids, today, actor)
     return po
+
+
+def _check_minimum(actor: User, po: PurchaseOrder, lines: list[PurchaseOrderLine], reason: str) -> None:
+    vendor = po.vendor
+    value = po_value([(line.quantity_ordered, line.unit_cost) for line in lines], vendor.min_order_value)
+    if not value.below_minimum:
+        return
+    if not reason:
+        unknown = (f" {value.lines_without_cost} line{'s have' if value.lines_without_cost != 1 else ' has'} "
+                   f"no unit cost." if value.lines_without_cost else "")
+        raise PurchasingRefused([
+            f"{po.number} is worth {money(value.total)}, {money(value.shortfall)} below {vendor.name}'s "
+            f"minimum order of {money(value.minimum)}.{unknown} Add to it, or tick “send anyway” and give "
+            f"a reason."])
+    audit.record(actor, "po_sent_below_minimum", "purchase_order", po.id, None,
+                 {"value": value.total, "minimum": value.minimum, "shortfall": value.shortfall,
+                  "lines_without_cost": value.lines_without_cost, "reason": reason})
 
 
 def _send(session: Session, po: PurchaseOrder, lines: list[PurchaseOrderLine], today: date) -> None:
@@ -385,12 +431,27 @@ class GenerateResult:
     links_made: int
 
 
+def _linked_per_line(product_ids: list[int] | None):
+    """Units linked to PO lines per order line (of these products), as a subquery to join: one pass over
+    the links (a correlated subquery per waiting line cost as much again at 100,000 lines)."""
+    query = select(PoLineLink.order_line_id, func.sum(PoLineLink.quantity).label("units"))
+    if product_ids is not None:
+        query = query.join(OrderLine, OrderLine.id == PoLineLink.order_line_id).where(
+            OrderLine.product_id.in_(product_ids))
+    return query.group_by(PoLineLink.order_line_id).subquery()
+
+
 def _demands(session: Session, product_ids: list[int] | None) -> list[ProductDemand]:
-    """Per product with waiting backorders or a reorder rule: the figures ``suggest`` needs."""
+    """Per product with waiting backorders or a reorder rule: the figures ``suggest`` needs.
+
+    Set-based (issue 6: 100,000 waiting lines): demand is summed per product in SQL, and only products
+    with units not yet linked to a PO line have their waiting lines read one by one (they are the ones to
+    link, in queue order). A second run that adds nothing therefore reads a few aggregates."""
     waiting_filter = [OrderLine.backordered > 0, Order.status != "cancelled"]
     if product_ids is not None:
         waiting_filter.append(OrderLine.product_id.in_(product_ids))
-    candidates = set(session.scalars(select(OrderLine.product_id).join(Order).where(*waiting_filter)))
+    candidates = set(session.scalars(select(OrderLine.product_id).join(Order).where(*waiting_filter)
+                                     .distinct()))
     rule_query = select(ProductReorderRule)
     if product_ids is not None:
         rule_query = rule_query.where(ProductReorderRule.product_id.in_(product_ids))
@@ -399,41 +460,25 @@ def _demands(session: Session, product_ids: list[int] | None) -> list[ProductDem
     if not ids:
         return []
     stocks = ops.lock_stock(session, ids)
-    rule = settings_service.priority_rule(session)
-    waiting = ops.waiting_lines(session, ids)
-    links = ops.links_of_lines(session, [line.id for line, _, _ in waiting])
-    planned = session.execute(
-        select(PurchaseOrderLine, PurchaseOrder.status)
-        .join(PurchaseOrder)
-        .where(PurchaseOrderLine.product_id.in_(ids), PurchaseOrder.status.in_(PLANNED_PO_STATUSES))
-        .options(selectinload(PurchaseOrderLine.links))
-    ).all()
-    incoming: dict[int, list[PurchaseOrderLine]] = defaultdict(list)
-    for line, _status in planned:
-        incoming[line.product_id].append(line)
-    products = {
-        p.id: p
-        for p in session.scalars(
-            select(Product).where(Product.id.in_(ids)).options(selectinload(Product.vendor))
-        )
-    }
-    by_product: dict[int, list] = defaultdict(list)
-    for row in waiting:
-        by_product[row[0].product_id].append(row)
-    from portal.domain.allocation import in_queue_order
-
+    # After the stock locks (they serialise every use case that changes these products' backorders).
+    linked = _linked_per_line(product_ids)
+    per_line = (select(OrderLine.product_id, OrderLine.backordered,
+                       func.coalesce(linked.c.units, 0).label("linked"))
+                .join(Order).outerjoin(linked, linked.c.order_line_id == OrderLine.id)
+                .where(*waiting_filter).subquery())
+    totals = {product_id: (backordered, uncovered) for product_id, backordered, uncovered in session.execute(
+        select(per_line.c.product_id, func.sum(per_line.c.backordered),
+               func.sum(case((per_line.c.backordered > per_line.c.linked,
+                              per_line.c.backordered - per_line.c.linked), else_=0)))
+        .group_by(per_line.c.product_id))}
+    incoming = _planned_lines(session, product_ids)
+    products = {row.id: row for row in session.execute(
+        select(Product.id, Product.vendor_id, Vendor.pack_size).join(Vendor, Vendor.id == Product.vendor_id)
+        .where(*([Product.id.in_(product_ids)] if product_ids is not None else [])))}
+    uncovered = _uncovered(session, sorted(p for p, (_, units) in totals.items() if units > 0))
     demands = []
     for product_id in ids:
         product = products[product_id]
-        rows = by_product.get(product_id, [])
-        lines = {line.id: line for line, _, _ in rows}
-        uncovered = []
-        for w in in_queue_order(rule, [ops.as_waiting(*row) for row in rows]):
-            left = lines[w.order_line_id].backordered - sum(
-                link.quantity for link in links.get(w.order_line_id, [])
-            )
-            if left > 0:
-                uncovered.append(Uncovered(w.order_line_id, left))
         po_lines = incoming.get(product_id, [])
         reorder = rules.get(product_id)
         demands.append(
@@ -441,15 +486,12 @@ def _demands(session: Session, product_ids: list[int] | None) -> list[ProductDem
                 product_id=product_id,
                 vendor_id=product.vendor_id,
                 available=max(sum(s.on_hand - s.allocated for s in stocks.get(product_id, [])), 0),
-                incoming=sum(line.open_quantity for line in po_lines),
-                backordered=sum(line.backordered for line, _, _ in rows),
-                uncovered=tuple(uncovered),
-                free_lines=tuple(
-                    FreeIncoming(line.id, line.expected_date, line.open_quantity - line.linked_quantity)
-                    for line in po_lines
-                    if line.open_quantity > line.linked_quantity
-                ),
-                pack_size=(reorder.pack_size if reorder and reorder.pack_size else product.vendor.pack_size),
+                incoming=sum(line.open for line in po_lines),
+                backordered=totals.get(product_id, (0, 0))[0],
+                uncovered=tuple(uncovered.get(product_id, ())),
+                free_lines=tuple(FreeIncoming(line.id, line.expected_date, line.open - line.linked)
+                                 for line in po_lines if line.open > line.linked),
+                pack_size=(reorder.pack_size if reorder and reorder.pack_size else product.pack_size),
                 reorder_min=reorder.reorder_min if reorder else None,
                 reorder_max=reorder.reorder_max if reorder else None,
             )
@@ -457,39 +499,71 @@ def _demands(session: Session, product_ids: list[int] | None) -> list[ProductDem
     return demands
 
 
+@dataclass(frozen=True, slots=True)
+class _Planned:
+    id: int
+    product_id: int
+    expected_date: date | None
+    open: int
+    linked: int
+
+
+def _planned_lines(session: Session, product_ids: list[int] | None) -> dict[int, list[_Planned]]:
+    """Open units and linked units of every planned PO line (draft, sent, partly received), per product."""
+    linked = (select(func.coalesce(func.sum(PoLineLink.quantity), 0))
+              .where(PoLineLink.po_line_id == PurchaseOrderLine.id).scalar_subquery())
+    query = (select(PurchaseOrderLine.id, PurchaseOrderLine.product_id, PurchaseOrderLine.expected_date,
+                    PurchaseOrderLine.quantity_ordered - PurchaseOrderLine.quantity_received, linked)
+             .join(PurchaseOrder).where(PurchaseOrder.status.in_(PLANNED_PO_STATUSES)))
+    if product_ids is not None:
+        query = query.where(PurchaseOrderLine.product_id.in_(product_ids))
+    lines: dict[int, list[_Planned]] = defaultdict(list)
+    for line_id, product_id, expected, open_, linked_ in session.execute(query):
+        lines[product_id].append(_Planned(line_id, product_id, expected, max(open_, 0), linked_))
+    return lines
+
+
+def _uncovered(session: Session, product_ids: list[int]) -> dict[int, list[Uncovered]]:
+    """The waiting lines of these products with units not linked yet, in queue order, locked (id order)."""
+    rule = settings_service.priority_rule(session)
+    rows = []
+    for start in range(0, len(product_ids), ops.ID_CHUNK):
+        chunk = product_ids[start:start + ops.ID_CHUNK]
+        linked = _linked_per_line(chunk)
+        rows += session.execute(
+            select(OrderLine.id, OrderLine.product_id, OrderLine.backordered, Order.placed_at,
+                   OrderLine.need_by, Company.priority_tier, OrderLine.priority,
+                   func.coalesce(linked.c.units, 0))
+            .join(Order, Order.id == OrderLine.order_id).join(Company, Company.id == Order.company_id)
+            .outerjoin(linked, linked.c.order_line_id == OrderLine.id)
+            .where(OrderLine.product_id.in_(chunk), OrderLine.backordered > 0, Order.status != "cancelled")
+            .order_by(OrderLine.id).with_for_update(of=OrderLine)).all()
+    waiting: dict[int, list[Waiting]] = defaultdict(list)
+    left: dict[int, int] = {}
+    for line_id, product_id, backordered, placed_at, need_by, tier, priority, units_linked in rows:
+        waiting[product_id].append(Waiting(line_id, backordered, placed_at, need_by, tier, priority))
+        left[line_id] = backordered - units_linked
+    return {product_id: [Uncovered(w.order_line_id, left[w.order_line_id])
+                         for w in in_queue_order(rule, queue) if left[w.order_line_id] > 0]
+            for product_id, queue in waiting.items()}
+
+
 def _apply(session: Session, demands: list[ProductDemand], actor: User | None, today: date) -> GenerateResult:
     suggestions = [s for s in map(suggest, demands) if not s.empty]
-    drafts: dict[int, tuple[PurchaseOrder, dict[int, PurchaseOrderLine]]] = {}
-    touched: set[str] = set()
     wanted: dict[tuple[int, int], int] = defaultdict(int)
     eta_products: set[int] = set()
-    lines_added = 0
+    ordering: dict[int, dict[int, int]] = defaultdict(dict)  # vendor -> product -> units to add
     for suggestion in suggestions:
         for po_line_id, order_line_id, quantity in suggestion.existing_links:
             wanted[(po_line_id, order_line_id)] += quantity
             eta_products.add(suggestion.product_id)  # links onto sent lines move ETAs
-        if not suggestion.order_quantity:
-            continue
-        if suggestion.vendor_id not in drafts:
-            po = draft_for_vendor(session, suggestion.vendor_id)
-            session.flush()
-            lines = session.scalars(
-                select(PurchaseOrderLine).where(PurchaseOrderLine.purchase_order_id == po.id))
-            drafts[suggestion.vendor_id] = (po, {line.product_id: line for line in lines})
-        po, lines = drafts[suggestion.vendor_id]
-        line = lines.get(suggestion.product_id)
-        if line is None:
-            line = PurchaseOrderLine(purchase_order_id=po.id, product_id=suggestion.product_id,
-                                     quantity_ordered=suggestion.order_quantity, quantity_received=0)
-            session.add(line)
-            session.flush()
-            lines[suggestion.product_id] = line
-        else:
-            line.quantity_ordered += suggestion.order_quantity
-        lines_added += 1
-        touched.add(po.number)
+        if suggestion.order_quantity:
+            ordering[suggestion.vendor_id][suggestion.product_id] = suggestion.order_quantity
+    lines, touched = _order_on_drafts(session, ordering)
+    for suggestion in suggestions:
         for order_line_id, quantity in suggestion.new_links:
-            wanted[(line.id, order_line_id)] += quantity
+            wanted[(lines[suggestion.product_id], order_line_id)] += quantity
+    lines_added = sum(len(products) for products in ordering.values())
     _link_all(session, wanted)
     if actor is not None and (lines_added or wanted):
         audit.record(actor, "pos_generated", "purchase_order", None, None,
@@ -499,24 +573,71 @@ def _apply(session: Session, demands: list[ProductDemand], actor: User | None, t
     return GenerateResult(sorted(touched), lines_added, len(wanted))
 
 
+def _order_on_drafts(
+    session: Session, ordering: dict[int, dict[int, int]]
+) -> tuple[dict[int, int], set[str]]:
+    """Add units to each vendor's draft (vendor -> product -> units): a product's line grows, or a new line
+    is inserted — one statement each for all drafts. Returns product -> draft PO line id, and the drafts'
+    numbers."""
+    drafts = {vendor_id: draft_for_vendor(session, vendor_id) for vendor_id in sorted(ordering)}
+    session.flush()
+    if not drafts:
+        return {}, set()
+    draft_ids = [po.id for po in drafts.values()]
+    on_drafts = {(po_id, product_id): (line_id, quantity) for line_id, po_id, product_id, quantity in
+                 session.execute(select(PurchaseOrderLine.id, PurchaseOrderLine.purchase_order_id,
+                                        PurchaseOrderLine.product_id, PurchaseOrderLine.quantity_ordered)
+                                 .where(PurchaseOrderLine.purchase_order_id.in_(draft_ids))
+                                 .order_by(PurchaseOrderLine.id.desc()))}
+    grow, new = [], []
+    for vendor_id, products in ordering.items():
+        po_id = drafts[vendor_id].id
+        for product_id, units in products.items():
+            found = on_drafts.get((po_id, product_id))
+            if found:
+                grow.append({"id": found[0], "quantity_ordered": found[1] + units})
+            else:
+                new.append({"purchase_order_id": po_id, "product_id": product_id, "quantity_ordered": units,
+                            "quantity_received": 0, "expected_date": None, "unit_cost": None})
+    # A new line costs what the product costs today (as add_line), whatever the vendor's minimum: a draft
+    # below it is listed as such and cannot be sent without a reason.
+    new_ids = [row["product_id"] for row in new]
+    costs = {}
+    for start in range(0, len(new_ids), ops.ID_CHUNK):
+        costs.update(session.execute(select(Product.id, Product.cost_price)
+                                     .where(Product.id.in_(new_ids[start:start + ops.ID_CHUNK]))).all())
+    for row in new:
+        row["unit_cost"] = costs.get(row["product_id"])
+    bulk.update_rows(session, PurchaseOrderLine, grow)
+    bulk.insert_rows(session, PurchaseOrderLine, new)
+    lines = {product_id: line_id for line_id, product_id in session.execute(
+        select(PurchaseOrderLine.id, PurchaseOrderLine.product_id)
+        .where(PurchaseOrderLine.purchase_order_id.in_(draft_ids)).order_by(PurchaseOrderLine.id.desc()))}
+    return lines, {po.number for po in drafts.values()}
+
+
 def _link_all(session: Session, wanted: dict[tuple[int, int], int]) -> None:
     """Add ``wanted`` (po line, order line) -> units to the links: existing pairs grow, new ones are
     inserted in one statement (the pair is unique)."""
     if not wanted:
         return
+    session.flush()
     po_line_ids = sorted({po_line_id for po_line_id, _ in wanted})
-    existing = {(link.po_line_id, link.order_line_id): link for link in session.scalars(
-        select(PoLineLink).where(PoLineLink.po_line_id.in_(po_line_ids)))}
-    new = []
+    existing = {}
+    for start in range(0, len(po_line_ids), ops.ID_CHUNK):
+        for link_id, po_line_id, order_line_id, quantity in session.execute(
+                select(PoLineLink.id, PoLineLink.po_line_id, PoLineLink.order_line_id, PoLineLink.quantity)
+                .where(PoLineLink.po_line_id.in_(po_line_ids[start:start + ops.ID_CHUNK]))):
+            existing[(po_line_id, order_line_id)] = (link_id, quantity)
+    new, grow = [], []
     for (po_line_id, order_line_id), quantity in wanted.items():
-        link = existing.get((po_line_id, order_line_id))
-        if link is None:
+        found = existing.get((po_line_id, order_line_id))
+        if found is None:
             new.append({"po_line_id": po_line_id, "order_line_id": order_line_id, "quantity": quantity})
         else:
-            link.quantity += quantity
-    session.flush()
-    if new:
-        session.execute(insert(PoLineLink), new)
+            grow.append({"id": found[0], "quantity": found[1] + quantity})
+    bulk.update_rows(session, PoLineLink, grow)
+    bulk.insert_rows(session, PoLineLink, new)
     session.expire_all()
 
 
@@ -539,9 +660,12 @@ def add_backorders_to_drafts(session: Session, product_ids: list[int], today: da
 # --- reading ------------------------------------------------------------------------------------------
 
 
-def purchase_orders(status: str = "") -> list[tuple[PurchaseOrder, int]]:
+def purchase_orders(status: str = "") -> list[tuple[PurchaseOrder, int, PoValue]]:
+    """The latest 500 POs with their line count and value (one query)."""
+    cost = PurchaseOrderLine.unit_cost * PurchaseOrderLine.quantity_ordered
     query = (
-        select(PurchaseOrder, func.count(PurchaseOrderLine.id))
+        select(PurchaseOrder, func.count(PurchaseOrderLine.id), func.sum(cost),
+               func.count(PurchaseOrderLine.id) - func.count(PurchaseOrderLine.unit_cost))
         .join(PurchaseOrderLine, isouter=True)
         .group_by(PurchaseOrder.id)
         .options(selectinload(PurchaseOrder.vendor))
@@ -550,7 +674,11 @@ def purchase_orders(status: str = "") -> list[tuple[PurchaseOrder, int]]:
     )
     if status:
         query = query.where(PurchaseOrder.status == status)
-    return [(po, count) for po, count in db.session.execute(query).all()]
+    return [
+        (po, count,
+         PoValue(Decimal(total or 0).quantize(Decimal("0.01")), po.vendor.min_order_value, missing))
+        for po, count, total, missing in db.session.execute(query).all()
+    ]
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from portal.database import write_transaction
-from portal.domain.allocation import allocate_arrivals
+from portal.domain.allocation import Waiting, allocate_arrivals
 from portal.domain.purchasing import check_transition, status_after_receipt
 from portal.extensions import db
 from portal.models import (
@@ -27,6 +27,7 @@ from portal.models import (
     Order,
     OrderEvent,
     OrderLine,
+    PoLineLink,
     PurchaseOrder,
     PurchaseOrderLine,
     Receipt,
@@ -34,7 +35,7 @@ from portal.models import (
     StockMovement,
     User,
 )
-from portal.services import NotFound, ServiceError, audit, notifications
+from portal.services import NotFound, ServiceError, audit, bulk, notifications
 from portal.services import backorder_ops as ops
 from portal.services import settings as settings_service
 
@@ -121,7 +122,7 @@ def receive_purchase_order(
         arriving = {line_id: q for line_id, q in quantities.items() if q > 0}
         product_ids = sorted({lines[i].product_id for i in arriving})
         stocks = ops.lock_stock(session, product_ids, create=True)
-        waiting = ops.waiting_lines(session, product_ids)
+        serving = _Serving(_waiting(session, product_ids), _links(session, product_ids, arriving))
         # PO lines after stock and order lines (the lock order of every back-office use case).
         for line in session.scalars(
             select(PurchaseOrderLine)
@@ -133,13 +134,14 @@ def receive_purchase_order(
         receipt = session.get(Receipt, receipt_id)
         receipt.warehouse_id = stocks[product_ids[0]][0].warehouse_id
         rule = settings_service.priority_rule(session)
-        by_product = defaultdict(list)
-        for row in waiting:
-            by_product[row[0].product_id].append(row)
         for line_id in sorted(arriving, key=lambda i: (lines[i].product_id, i)):
             _receive_line(
-                session, po, lines[line_id], arriving[line_id], receipt, stocks, by_product, rule, actor
+                session, po, lines[line_id], arriving[line_id], receipt, stocks, serving, rule, actor
             )
+        session.flush()
+        serving.write(session, receipt.id, actor)
+        for line in lines.values():
+            session.expire(line, ["links"])  # links were trimmed in SQL
         target = status_after_receipt(
             [(line.quantity_ordered, line.quantity_received) for line in lines.values()]
         )
@@ -167,7 +169,7 @@ def _receive_line(
     quantity: int,
     receipt: Receipt,
     stocks,
-    by_product,
+    serving: _Serving,
     rule: str,
     actor: User,
 ) -> None:
@@ -188,46 +190,159 @@ def _receive_line(
             actor_id=actor.id if actor else None,
         )
     )
-    rows = by_product.get(line.product_id, [])
-    lookup = {row[0].id: row for row in rows}
-    linked = [(link.order_line_id, link.quantity) for link in line.links if link.order_line_id in lookup]
     free = sum(s.on_hand - s.allocated for s in stocks[line.product_id])
-    waiting = [ops.as_waiting(*row) for row in rows if row[0].backordered > 0]
-    given = allocate_arrivals(min(quantity, free), linked, waiting, rule)
-    links = ops.links_of_lines(session, [order_line_id for order_line_id, _ in given])
-    allocations, events = [], []
-    actor_id = actor.id if actor else None
+    given = allocate_arrivals(min(quantity, free), serving.linked_to(line.id), serving.queue(line.product_id),
+                              rule)
+    ops.take_from_stock(stocks[line.product_id], sum(units for _, units in given))
     for order_line_id, units in given:
-        order_line, order, _company = lookup[order_line_id]
-        _allocate(session, stocks[line.product_id], order_line, units)
-        allocations.append({"order_line_id": order_line.id, "receipt_id": receipt.id, "source": "receipt",
-                            "quantity": units, "actor_id": actor_id})
-        events.append(ops.event_row(order.id, "allocated",
-                                    f"{units} × {order_line.sku} arrived and set aside for this order", actor,
-                                    buyer_visible=not order_line.backorder_hidden))
-        ops.notify_buyer(session, order, "backorder_ready",
-                         {"sku": order_line.sku, "name": order_line.name, "quantity": units})
-        if links.get(order_line_id):
-            ops.trim_line_links(session, order_line, links[order_line_id])
-    # Thousands of waiting lines may be served by one receipt: insert their records in one statement each.
-    for model, rows_ in ((Allocation, allocations), (OrderEvent, events)):
-        if rows_:
-            session.execute(insert(model), rows_)
-    session.flush()
-    session.refresh(line, ["links"])
-    ops.trim_po_line_links(session, line)
+        serving.serve(order_line_id, units)
+    serving.trim_po_line(line.id, line.open_quantity)
+
+
+#: The waiting lines a receipt reads, as plain rows: it may serve thousands, and an ORM object for each
+#: cost more than the allocation itself (bench/bench_purchasing.py, bench/RESULTS.md).
+_WAITING_COLUMNS = (
+    OrderLine.id, OrderLine.product_id, OrderLine.order_id, OrderLine.backordered, OrderLine.allocated,
+    OrderLine.sku, OrderLine.name, OrderLine.need_by, OrderLine.priority, OrderLine.backorder_hidden,
+    OrderLine.eta, OrderLine.eta_estimated, Order.placed_at, Order.number, Order.placed_by_id,
+    Company.priority_tier,
+)
+
+
+def _waiting(session, product_ids: list[int]) -> list:
+    """Backordered lines of open orders for these products, locked in id order (as
+    ``backorder_ops.waiting_lines``, without building ORM objects)."""
+    return session.execute(
+        select(*_WAITING_COLUMNS)
+        .join(Order, Order.id == OrderLine.order_id)
+        .join(Company, Company.id == Order.company_id)
+        .where(OrderLine.product_id.in_(product_ids), OrderLine.backordered > 0, Order.status != "cancelled")
+        .order_by(OrderLine.id)
+        .with_for_update(of=OrderLine)
+    ).all()
+
+
+def _links(session, product_ids: list[int], arriving: dict[int, int]) -> list:
+    """Links of the arriving PO lines and of every waiting line of these products: (id, po line, order
+    line, quantity). A subquery, not a list of ids: a statement takes at most 65,535 parameters."""
+    waiting_ids = select(OrderLine.id).where(OrderLine.product_id.in_(product_ids), OrderLine.backordered > 0)
+    return session.execute(
+        select(PoLineLink.id, PoLineLink.po_line_id, PoLineLink.order_line_id, PoLineLink.quantity)
+        .where(or_(PoLineLink.po_line_id.in_(list(arriving)), PoLineLink.order_line_id.in_(waiting_ids)))
+        .order_by(PoLineLink.id)
+    ).all()
+
+
+class _Serving:
+    """What one receipt does to the waiting lines and their PO links, decided in memory and written at the
+    end in a handful of statements (:meth:`write`), whatever the number of lines served."""
+
+    def __init__(self, waiting: list, links: list):
+        self.rows = {row.id: row for row in waiting}
+        self.backordered = {row.id: row.backordered for row in waiting}
+        self.by_product: dict[int, list] = defaultdict(list)
+        for row in waiting:
+            self.by_product[row.product_id].append(row)
+        #: link id -> [po line id, order line id, quantity]; quantity 0 once cut away.
+        self.links = {link.id: [link.po_line_id, link.order_line_id, link.quantity] for link in links}
+        self.of_order_line: dict[int, list[int]] = defaultdict(list)
+        self.of_po_line: dict[int, list[int]] = defaultdict(list)
+        for link in links:
+            self.of_order_line[link.order_line_id].append(link.id)
+            self.of_po_line[link.po_line_id].append(link.id)
+        self.cut: set[int] = set()
+        self.served: list[tuple[int, int]] = []  # (order line id, units), in serving order
+
+    def linked_to(self, po_line_id: int) -> list[tuple[int, int]]:
+        return [(self.links[i][1], self.links[i][2]) for i in self.of_po_line.get(po_line_id, [])
+                if self.links[i][2] and self.links[i][1] in self.rows]
+
+    def queue(self, product_id: int) -> list[Waiting]:
+        return [Waiting(row.id, self.backordered[row.id], row.placed_at, row.need_by, row.priority_tier,
+                        row.priority)
+                for row in self.by_product.get(product_id, []) if self.backordered[row.id] > 0]
+
+    def serve(self, order_line_id: int, units: int) -> None:
+        self.backordered[order_line_id] -= units
+        self.served.append((order_line_id, units))
+        # The line's links shrink to what it still waits for (latest links give way first), as
+        # backorder_ops.trim_line_links does.
+        self._trim(self.of_order_line.get(order_line_id, []), self.backordered[order_line_id])
+
+    def trim_po_line(self, po_line_id: int, open_quantity: int) -> None:
+        """Keep the PO line's links within its open quantity, latest first (as
+        backorder_ops.trim_po_line_links)."""
+        self._trim(self.of_po_line.get(po_line_id, []), open_quantity)
+
+    def _trim(self, link_ids: list[int], keep: int) -> None:
+        excess = sum(self.links[i][2] for i in link_ids) - keep
+        for link_id in sorted(link_ids, reverse=True):
+            if excess <= 0:
+                break
+            cut = min(excess, self.links[link_id][2])
+            excess -= cut
+            self.links[link_id][2] -= cut
+            self.cut.add(link_id)
+
+    def write(self, session, receipt_id: int, actor: User | None) -> None:
+        """Order lines, allocation records, timeline rows, PO links and one notice per order, in bulk."""
+        self._write_links(session)  # trimmed even when nobody was served (PO line links within open)
+        if not self.served:
+            return
+        actor_id = actor.id if actor else None
+        given: dict[int, int] = defaultdict(int)
+        for order_line_id, units in self.served:
+            given[order_line_id] += units
+        updates = []
+        for order_line_id, units in given.items():
+            row, left = self.rows[order_line_id], self.backordered[order_line_id]
+            updates.append({"id": order_line_id, "backordered": left, "allocated": row.allocated + units,
+                            "eta": row.eta if left else None,
+                            "eta_estimated": row.eta_estimated and bool(left)})
+        bulk.update_rows(session, OrderLine, updates)
+        bulk.insert_rows(session, Allocation, [
+            {"order_line_id": order_line_id, "receipt_id": receipt_id, "source": "receipt", "quantity": units,
+             "actor_id": actor_id} for order_line_id, units in self.served])
+        bulk.insert_rows(session, OrderEvent, [
+            ops.event_row(self.rows[order_line_id].order_id, "allocated",
+                          f"{units} × {self.rows[order_line_id].sku} arrived and set aside for this order",
+                          actor, buyer_visible=not self.rows[order_line_id].backorder_hidden)
+            for order_line_id, units in self.served])
+        self._notify(session, given)
+
+    def _write_links(self, session) -> None:
+        gone = sorted(i for i in self.cut if not self.links[i][2])
+        for start in range(0, len(gone), ops.ID_CHUNK):
+            session.execute(delete(PoLineLink).where(PoLineLink.id.in_(gone[start:start + ops.ID_CHUNK])))
+        shrunk = [{"id": i, "quantity": self.links[i][2]} for i in sorted(self.cut) if self.links[i][2]]
+        bulk.update_rows(session, PoLineLink, shrunk)
+
+    def _notify(self, session, given: dict[int, int]) -> None:
+        """One "items ready" notice per order, listing its lines (not one per line)."""
+        ready: dict[int, list[int]] = defaultdict(list)
+        for order_line_id in given:
+            ready[self.rows[order_line_id].order_id].append(order_line_id)
+        buyer_ids = sorted({self.rows[ids[0]].placed_by_id for ids in ready.values()} - {None})
+        buyers = {}
+        for start in range(0, len(buyer_ids), ops.ID_CHUNK):
+            for buyer in session.execute(select(User.id, User.email).where(
+                    User.id.in_(buyer_ids[start:start + ops.ID_CHUNK]))):
+                buyers[buyer.id] = buyer
+        notices = []
+        for order_id in sorted(ready):
+            rows = [self.rows[i] for i in sorted(ready[order_id])]
+            buyer = buyers.get(rows[0].placed_by_id)
+            if buyer is not None:
+                notices.append((buyer, "backorder_ready", {
+                    "order_number": rows[0].number,
+                    "lines": [{"sku": row.sku, "name": row.name, "quantity": given[row.id]}
+                              for row in rows]}))
+        notifications.notify_many(session, notices)
 
 
 def _allocate(session, stocks, order_line: OrderLine, units: int) -> None:
     """Move ``units`` of a line from backordered to allocated, promised from the product's stock rows."""
-    need = units
-    for stock in stocks:
-        take = min(need, stock.on_hand - stock.allocated)
-        if take > 0:
-            stock.allocated += take
-            need -= take
-    if need:
-        raise ServiceError("Not enough free stock to allocate.")  # callers check availability first
+    ops.take_from_stock(stocks, units)
     order_line.backordered -= units
     order_line.allocated += units
     if order_line.backordered == 0:

@@ -197,3 +197,51 @@ def test_a_payment_the_bank_wants_confirmed_is_confirmed_and_the_order_placed(op
 
     expect(page.get_by_role("heading", level=1)).to_contain_text("Thank you")
     expect(page.locator("#payment-status")).to_contain_text(re.compile(r"Paid \$[\d,.]+ by card"))
+
+
+def test_a_declined_shipment_charge_waits_for_payment_and_staff_override_it(open_page,
+                                                                            stripe_server: LiveServer):
+    """Issue 5: a company charged per shipment; its card is declined when the admin ships; nothing ships,
+    the shipping page shows the shipment waiting for payment, the buyer sees the payment due, and the
+    admin ships it anyway with a reason."""
+    company_id = stripe_server.query("SELECT id FROM companies WHERE name = 'Cedar Build Co.'")[0][0]
+    admin = open_page()
+    sign_in(admin, "admin@northwind.example")
+    admin.goto(f"/rep/companies/{company_id}/credit")
+    admin.get_by_label("Card orders are charged").select_option(label="As each shipment ships")
+    admin.get_by_role("button", name="Save").first.click()
+
+    buyer = open_page()
+    sign_in(buyer, "buyer@cedar-build.example")
+    save_card(buyer, DECLINED_ON_CHARGE, "0341")
+    order_by_card(buyer, "DEMO-PLENTY", "0341")
+    buyer.get_by_role("button", name="Place order", exact=True).click()
+    expect(buyer.get_by_role("heading", level=1)).to_contain_text("Thank you")
+    number = stripe_server.query("SELECT number FROM orders ORDER BY id DESC LIMIT 1")[0][0]
+
+    admin.goto(f"/admin/orders/{number}/ship")
+    admin.get_by_role("button", name="Record shipment").click()
+    expect(admin.get_by_role("status").or_(admin.get_by_role("alert")).filter(
+        has_text="Nothing was shipped").first).to_be_visible()
+    section = admin.locator("#payment-due-shipments")
+    expect(section).to_contain_text("Payment due")
+    check_a11y(admin, "the shipping page with a shipment waiting for payment")
+    screenshot(admin, "ship-payment-due")
+    admin.set_viewport_size({"width": 390, "height": 844})
+    assert admin.evaluate("() => document.documentElement.scrollWidth") <= 390
+    screenshot(admin, "ship-payment-due-phone")
+    admin.set_viewport_size({"width": 1280, "height": 900})
+
+    buyer.goto(f"/account/orders/{number}")
+    expect(buyer.locator("#payment-due")).to_contain_text("Payment due for goods we are shipping")
+    check_a11y(buyer, "the buyer's order with a shipment payment due")
+    screenshot(buyer, "order-shipment-payment-due")
+
+    section.get_by_role("button", name="Ship without payment").click()
+    expect(admin.get_by_role("alert").filter(has_text="give the reason")).to_be_visible()
+    admin.get_by_label("Reason for shipping before payment").fill("Long-standing customer; CFO approved")
+    admin.get_by_role("button", name="Ship without payment").click()
+    expect(admin.get_by_role("status").filter(has_text="recorded")).to_be_visible()
+    expect(admin.locator("#payment-due-shipments")).to_have_count(0)
+    shipped = stripe_server.query("SELECT status, override_reason FROM planned_shipments")
+    assert shipped == [("shipped", "Long-standing customer; CFO approved")]

@@ -16,6 +16,7 @@ from portal.models import (
     Company,
     PriceList,
     Product,
+    PurchaseOrderLine,
     Stock,
     StockMovement,
     User,
@@ -85,6 +86,9 @@ def test_generated_products_look_like_a_wholesale_catalogue(any_app):
     vendors = db.session.scalars(select(Vendor)).all()
     assert all(v.contact_name and v.email.endswith(".example") and v.lead_time_days > 0 for v in vendors)
     assert any(v.pack_size > 1 for v in vendors) and any(v.min_order_value > 0 for v in vendors)
+    assert all(p.cost_price is not None and 0 < p.cost_price < p.price for p in products)
+    lines = db.session.scalars(select(PurchaseOrderLine)).all()
+    assert lines and all(line.unit_cost == line.product.cost_price for line in lines)
 
 
 def test_seed_builds_companies_with_buyers_two_reps_and_an_admin(any_app):

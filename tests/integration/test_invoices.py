@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from portal.extensions import db
 from portal.models import AuditLog, Company, Invoice, User
 from portal.services import ServiceError, carts, credit, invoices, ordering
-from tests.factories import make_address, make_company, make_product, make_user, set_stock
+from tests.factories import make_address, make_company, make_product, make_shipment, make_user, set_stock
 
 TODAY = date(2026, 11, 23)
 
@@ -39,15 +39,16 @@ def on_account_order(terms: str = "net30", price: str = "50.00"):
 @pytest.mark.parametrize(("terms", "days"), [("net15", 15), ("net30", 30), ("net60", 60)])
 def test_an_invoice_is_due_on_the_companys_terms(terms, days):
     order, _ = on_account_order(terms)
-    invoice = invoices.invoice_shipment(order.id, 501, Decimal("50.00"), TODAY)
+    invoice = invoices.invoice_shipment(order.id, make_shipment(order.id), Decimal("50.00"), TODAY)
     assert invoice.number == f"INV-{invoice.id:05d}"
     assert invoice.due_on == TODAY + timedelta(days=days)
 
 
 def test_a_shipment_is_invoiced_once_and_the_order_is_not_counted_twice():
     order, company = on_account_order()
-    first = invoices.invoice_shipment(order.id, 601, Decimal("50.00"), TODAY)
-    again = invoices.invoice_shipment(order.id, 601, Decimal("50.00"), TODAY)
+    shipment = make_shipment(order.id)
+    first = invoices.invoice_shipment(order.id, shipment, Decimal("50.00"), TODAY)
+    again = invoices.invoice_shipment(order.id, shipment, Decimal("50.00"), TODAY)
     assert first.id == again.id
     db.session.rollback()
     assert db.session.scalar(select(func.count(Invoice.id))) == 1
@@ -57,7 +58,7 @@ def test_a_shipment_is_invoiced_once_and_the_order_is_not_counted_twice():
 def test_part_payment_leaves_a_balance_and_overpayment_becomes_credit():
     order, company = on_account_order()
     staff = make_user("sales_rep", email=f"rep-{uuid.uuid4().hex[:6]}@example.com")
-    invoice = invoices.invoice_shipment(order.id, 701, Decimal("100.00"), TODAY)
+    invoice = invoices.invoice_shipment(order.id, make_shipment(order.id), Decimal("100.00"), TODAY)
     part = invoices.record_payment(staff, invoice.id, "bank_transfer", "TRX-1", Decimal("40.00"), TODAY)
     db.session.rollback()
     assert part.applied == Decimal("40.00")
@@ -75,7 +76,7 @@ def test_part_payment_leaves_a_balance_and_overpayment_becomes_credit():
 def test_bad_payments_are_refused_and_change_nothing():
     order, _ = on_account_order()
     staff = make_user("admin", email=f"a-{uuid.uuid4().hex[:6]}@example.com")
-    invoice = invoices.invoice_shipment(order.id, 801, Decimal("100.00"), TODAY)
+    invoice = invoices.invoice_shipment(order.id, make_shipment(order.id), Decimal("100.00"), TODAY)
     for method, amount in (("cash", Decimal("10")), ("cheque", Decimal("0")), ("cheque", Decimal("-5"))):
         with pytest.raises(ServiceError):
             invoices.record_payment(staff, invoice.id, method, "", amount, TODAY)
@@ -85,7 +86,7 @@ def test_bad_payments_are_refused_and_change_nothing():
 
 def test_an_invoice_past_its_due_date_is_overdue_until_paid():
     order, _ = on_account_order("net15")
-    invoice = invoices.invoice_shipment(order.id, 901, Decimal("10.00"), TODAY)
+    invoice = invoices.invoice_shipment(order.id, make_shipment(order.id), Decimal("10.00"), TODAY)
     assert not invoice.is_overdue(TODAY + timedelta(days=15))
     assert invoice.is_overdue(TODAY + timedelta(days=16))
 

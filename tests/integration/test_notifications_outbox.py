@@ -44,7 +44,8 @@ EVENTS = {
         {"order_number": "SO-00042", "sku": "NUT-20", "name": "Wing nut", "quantity": 3, "eta": "2026-12-20",
          "need_by": "2026-12-15"}, "NUT-20 on order SO-00042 may miss your deadline of Dec 15, 2026",
         ["Dec 15, 2026", "swap the line"]),
-    "backorder_ready": ({"order_number": "SO-00042", "sku": "NUT-20", "name": "Wing nut", "quantity": 3},
+    "backorder_ready": ({"order_number": "SO-00042",
+                         "lines": [{"sku": "NUT-20", "name": "Wing nut", "quantity": 3}]},
                         "3 × NUT-20 set aside for order SO-00042", ["arrived and is set aside"]),
     "order_shipped": ({"order_number": "SO-00042", "shipment": "SH-00007", "tracking_number": "1Z999",
                        "carrier": "UPS", "lines": [{"sku": "BOLT-10", "quantity": 10}]},
@@ -237,8 +238,8 @@ def test_workers_running_at_once_deliver_each_message_exactly_once(any_app, smtp
     buyer = a_buyer("alice@example.com")
     with write_transaction():
         for n in range(60):
-            notifications.notify(buyer, "backorder_ready",
-                                 {**EVENTS["backorder_ready"][0], "quantity": n + 1})
+            line = {"sku": "NUT-20", "name": "Wing nut", "quantity": n + 1}
+            notifications.notify(buyer, "backorder_ready", {**EVENTS["backorder_ready"][0], "lines": [line]})
     db.session.rollback()
     smtp_server.inbox.delay = 0.01  # each send takes a moment, so the workers overlap
     reports: list[outbox.Report] = []

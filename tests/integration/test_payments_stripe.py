@@ -20,7 +20,17 @@ from sqlalchemy import func, select, update
 from portal.database import write_transaction
 from portal.extensions import db
 from portal.integrations import stripe as gateway
-from portal.models import CardCharge, Cart, Company, Order, OrderLine, PaymentCard, Stock, StripeEvent
+from portal.models import (
+    CardCharge,
+    Cart,
+    Company,
+    CreditNote,
+    Order,
+    OrderLine,
+    PaymentCard,
+    Stock,
+    StripeEvent,
+)
 from portal.services import (
     NotFound,
     ServiceError,
@@ -239,10 +249,10 @@ def test_at_shipment_nothing_is_charged_at_order_and_each_shipment_is_charged_on
     review = ordering.review_cart(me, db.session.get(Company, company.id), TODAY)
     order = ordering.place_order(me, company.id, uuid.uuid4().hex, review.fingerprint, TODAY)
     assert count(CardCharge) == 0 and order.charge_policy == "at_shipment"
-    first = payments.charge_shipment(order.id, 9001, Decimal("6.00"))
-    again = payments.charge_shipment(order.id, 9001, Decimal("6.00"))
+    first = payments.charge_shipment(order.id, "t9001", Decimal("6.00"))
+    again = payments.charge_shipment(order.id, "t9001", Decimal("6.00"))
     assert first.status == "succeeded" and again == first
-    later = payments.charge_shipment(order.id, 9002, Decimal("12.00"))
+    later = payments.charge_shipment(order.id, "t9002", Decimal("12.00"))
     assert later.status == "succeeded" and later.charge_id != first.charge_id
     db.session.rollback()
     assert sorted(c.amount for c in payments.charges_of(order.id)) == [Decimal("6.00"), Decimal("12.00")]
@@ -257,7 +267,7 @@ def test_a_shipment_charge_declined_off_session_is_reported_not_raised(stripe_on
     me = db.session.get(type(user), user.id)
     review = ordering.review_cart(me, db.session.get(Company, company.id), TODAY)
     order = ordering.place_order(me, company.id, uuid.uuid4().hex, review.fingerprint, TODAY)
-    result = payments.charge_shipment(order.id, 77, Decimal("6.00"))
+    result = payments.charge_shipment(order.id, "t77", Decimal("6.00"))
     assert result.status == "failed" and "declined" in result.message
 
 
@@ -369,7 +379,7 @@ def test_cancelling_part_of_a_paid_backorder_refunds_exactly_its_amount(stripe_o
     assert "Refunded $15.00" in payments.payment_status(db.session.get(Order, order.id))
 
 
-def test_cancelling_on_account_issues_a_credit_note_that_lowers_exposure(stripe_on):
+def test_cancelling_never_invoiced_units_on_account_lowers_exposure_without_a_credit_note(stripe_on):
     user, company = buyer()
     waiting = make_product(price="7.50", policy="allow")
     carts.add_items(user.id, company.id, [(waiting.id, 4)])
@@ -379,11 +389,12 @@ def test_cancelling_on_account_issues_a_credit_note_that_lowers_exposure(stripe_
     order = ordering.place_order(me, company.id, uuid.uuid4().hex, review.fingerprint, TODAY)
     line = db.session.scalar(select(OrderLine).where(OrderLine.order_id == order.id))
     cancel_backordered(line.id, 1)
-    note = refunds.settle_cancellation(line.id, 1, f"line:{line.id}:cancelled:1")
-    assert note.kind == "credit_note" and note.amount == Decimal("7.50") and note.reference.startswith("CN-")
-    assert refunds.settle_cancellation(line.id, 1, f"line:{line.id}:cancelled:1") == note
+    settled = refunds.settle_cancellation(line.id, 1, f"line:{line.id}:cancelled:1")
+    assert (settled.kind, settled.amount) == ("uninvoiced", Decimal("7.50"))
+    assert refunds.settle_cancellation(line.id, 1, f"line:{line.id}:cancelled:1") == settled
     db.session.rollback()
     assert credit.exposure(company.id) == Decimal("22.50")
+    assert count(CreditNote) == 0
 
 
 def test_at_shipment_cancelling_unshipped_units_refunds_nothing(stripe_on):
@@ -416,7 +427,7 @@ def shipment_order(stripe_url, number):
 
 def test_a_declined_shipment_payment_is_paid_on_session_with_another_card(stripe_on):
     order, company = shipment_order(stripe_on, DECLINED_ON_CHARGE)
-    failed = payments.charge_shipment(order.id, 31, Decimal("6.00"))
+    failed = payments.charge_shipment(order.id, "t31", Decimal("6.00"))
     assert [c.id for c in payment_due.due_charges(order.id)] == [failed.charge_id]
     good = save_card(stripe_on, company)
     declined_again = payment_due.pay_due(company.id, order.id, failed.charge_id, failed_card(company).id)
@@ -435,7 +446,7 @@ def failed_card(company):
 
 def test_a_shipment_payment_needing_authentication_is_confirmed_by_the_buyer(stripe_on):
     order, company = shipment_order(stripe_on, NEEDS_AUTHENTICATION)
-    asked = payments.charge_shipment(order.id, 41, Decimal("6.00"))
+    asked = payments.charge_shipment(order.id, "t41", Decimal("6.00"))
     assert asked.status == "requires_action"
     card = cards.active_cards(company.id)[0]
     attempt = payment_due.pay_due(company.id, order.id, asked.charge_id, card.id)
@@ -446,7 +457,7 @@ def test_a_shipment_payment_needing_authentication_is_confirmed_by_the_buyer(str
 
 def test_another_companys_due_payment_is_not_found(stripe_on):
     order, company = shipment_order(stripe_on, DECLINED_ON_CHARGE)
-    failed = payments.charge_shipment(order.id, 51, Decimal("6.00"))
+    failed = payments.charge_shipment(order.id, "t51", Decimal("6.00"))
     _, other = buyer()
     theirs = save_card(stripe_on, other)
     with pytest.raises(NotFound):
@@ -528,7 +539,7 @@ def test_staff_cancelling_paid_backordered_units_refunds_them_through_the_back_o
         [750, 1500]
 
 
-def test_staff_cancelling_on_account_units_issues_a_credit_note(stripe_on):
+def test_staff_cancelling_never_invoiced_on_account_units_bills_less_and_issues_no_credit_note(stripe_on):
     from portal.services import backorders
     from tests.factories import make_user
 
@@ -541,6 +552,7 @@ def test_staff_cancelling_on_account_units_issues_a_credit_note(stripe_on):
     order = ordering.place_order(me, company.id, uuid.uuid4().hex, review.fingerprint, TODAY)
     line = db.session.scalar(select(OrderLine).where(OrderLine.order_id == order.id))
     done = backorders.cancel_and_settle(make_user("admin"), line.id, 3, "Not needed", TODAY)
-    assert (done.settlement.kind, done.settlement.amount) == ("credit_note", Decimal("22.50"))
+    assert (done.settlement.kind, done.settlement.amount) == ("uninvoiced", Decimal("22.50"))
     db.session.rollback()
     assert credit.exposure(company.id) == Decimal("7.50")
+    assert count(CreditNote) == 0

@@ -1,8 +1,10 @@
-"""PO status table, pack rounding and suggestions from demand (portal.domain.purchasing): no app."""
+"""PO status table, pack rounding, suggestions from demand and PO values against the vendor's minimum
+(portal.domain.purchasing): no app."""
 
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 import pytest
 
@@ -13,6 +15,7 @@ from portal.domain.purchasing import (
     TransitionRefused,
     Uncovered,
     check_transition,
+    po_value,
     round_up_to_pack,
     status_after_receipt,
     suggest,
@@ -123,3 +126,24 @@ def test_reorder_top_up_also_covers_backorders():
     result = suggest(_demand(backordered=4, uncovered=(Uncovered(1, 4),), reorder_min=2, reorder_max=10))
     assert result.order_quantity == 14
     assert result.new_links == ((1, 4),)
+
+
+# --- PO value against the vendor's minimum order value -------------------------------------------------
+
+
+def test_a_po_is_worth_its_lines_at_unit_cost_and_lines_without_a_cost_are_counted():
+    value = po_value([(10, Decimal("2.50")), (3, Decimal("0.33")), (5, None)], Decimal("100"))
+    assert (value.total, value.lines_without_cost) == (Decimal("25.99"), 1)
+    assert value.below_minimum and value.shortfall == Decimal("74.01")
+
+
+@pytest.mark.parametrize(("minimum", "below"), [(Decimal("25.00"), False), (Decimal("25.01"), True),
+                                                (Decimal("0"), False), (None, False)])
+def test_exactly_the_minimum_is_enough_and_no_minimum_is_never_short(minimum, below):
+    value = po_value([(10, Decimal("2.50"))], minimum)
+    assert value.below_minimum is below
+    assert value.shortfall == (Decimal("0.01") if below else Decimal("0"))
+
+
+def test_an_empty_po_is_worth_nothing():
+    assert po_value([], Decimal("50")).total == Decimal("0.00")

@@ -26,7 +26,7 @@ def product_fields(w: World, sku: str = "BOLT-10", **changes) -> dict[str, str]:
     """Every field of the product form, as the editor would post it for the world's product."""
     product = db.session.scalar(select(Product).where(Product.sku == w.sku))
     fields = {"sku": sku, "name": product.name, "description": "", "category_id": str(product.category_id),
-              "vendor_id": str(product.vendor_id), "price": "10.00", "order_minimum": "1",
+              "vendor_id": str(product.vendor_id), "price": "10.00", "cost_price": "", "order_minimum": "1",
               "order_multiple": "1", "backorder_policy": "block", "backorder_cap": "",
               "backorder_visibility": "show", "stock_display": "exact", "low_stock_threshold": "10",
               "lead_time_days": "", "active": "y"}
@@ -74,10 +74,15 @@ BACKOFFICE_VALID_POSTS: dict[str, tuple[str, Callable[[World], dict]]] = {
     "admin.decide_goodwill": ("admin", lambda w: {"decision": "approve"}),
     "admin.ship_order": ("admin", lambda w: {"token": "shipment-token-1", "tracking_number": "1Z-2",
                                              f"ship-{bo.order_line_id(w.order_a)}": "1"}),
+    "admin.ship_planned": ("admin", lambda w: {"reason": "Long-standing customer"}),
+    "admin.cancel_planned": ("admin", lambda w: {}),
     "account.cancel_line": ("rep_a", lambda w: {"quantity": "1", "reason": "Customer changed plans"}),
     "account.cancel_backorder": ("buyer_a",
                                  lambda w: {f"cancel-{bo.order_line_id(w.order_a)}-quantity": "1"}),
     "account.accept_date": ("buyer_a", lambda w: {}),
+    "account.swap_backorder": ("buyer_a", lambda w: {"alternative_id": "1", "quantity": "1",
+                                                     "unit_price": "1.00", "version": "0" * 16,
+                                                     "token": "0" * 32}),
     "account.grant_goodwill": ("rep_a", lambda w: {"percent": "5", "reason": "Sorry for the wait"}),
 }
 

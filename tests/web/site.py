@@ -118,7 +118,7 @@ def _due_charge(order_number: str, card_id: int) -> int:
 
     order = db.session.scalar(select(Order).where(Order.number == order_number))
     with write_transaction() as s:
-        charge = CardCharge(company_id=order.company_id, order_id=order.id, shipment_id=1, purpose="shipment",
+        charge = CardCharge(company_id=order.company_id, order_id=order.id, purpose="shipment",
                             idempotency_key="shipment:1", payment_card_id=card_id,
                             stripe_payment_method_id=f"pm_world_{order.company_id}", amount=Decimal("12.00"),
                             status="failed", failure_message="Your card was declined.")
@@ -134,7 +134,9 @@ def _invoice(order_number: str) -> int:
     from portal.services import invoices
 
     order_id = db.session.scalar(select(Order.id).where(Order.number == order_number))
-    return invoices.invoice_shipment(order_id, 1, Decimal("12.00"), date.today()).id
+    from tests.factories import make_shipment
+
+    return invoices.invoice_shipment(order_id, make_shipment(order_id), Decimal("12.00"), date.today()).id
 
 
 def _saved_card(company) -> int:
@@ -232,12 +234,16 @@ URL_VALUES: dict[str, Callable[[World], dict]] = {
     **{f"admin.{name}": lambda w: {"line_id": bo.order_line_id(w.order_a)} for name in (
         "backorder_priority", "allocate_backorder")},
     "admin.ship_order": lambda w: {"number": w.order_a},
+    "account.retry_refunds": lambda w: {"number": w.order_a},
+    "admin.ship_planned": lambda w: {"number": w.order_a, "plan_id": 1},
+    "admin.cancel_planned": lambda w: {"number": w.order_a, "plan_id": 1},
     "admin.packing_slip": lambda w: {"shipment_id": bo.shipment_id()},
     "account.packing_slip": lambda w: {"number": w.order_a, "shipment_id": bo.shipment_id()},
     "admin.decide_goodwill": lambda w: {"adjustment_id": bo.pending_adjustment_id()},
     "account.cancel_line": lambda w: {"number": w.order_a, "line_id": bo.order_line_id(w.order_a)},
     "account.cancel_backorder": lambda w: {"number": w.order_a, "line_id": bo.order_line_id(w.order_a)},
     "account.accept_date": lambda w: {"number": w.order_a, "line_id": bo.order_line_id(w.order_a)},
+    "account.swap_backorder": lambda w: {"number": w.order_a, "line_id": bo.order_line_id(w.order_a)},
     "account.grant_goodwill": lambda w: {"number": w.order_a},
     "account.read_notification": lambda w: {"notification_id": notification_of(w.buyer_a)},
     **{f"admin.{name}": lambda w: {"message_id": outbox_message_of(w.buyer_a)} for name in (

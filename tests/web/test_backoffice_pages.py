@@ -222,8 +222,8 @@ def test_a_rep_cancels_part_of_a_line_with_a_reason(world, client_for):
                      {"quantity": "1", "reason": "Too many"})
     assert done.status_code == 302
     assert fresh(OrderLine, line_id).cancelled == 1
-    # On account, the cancelled unit's value comes back as a credit note, said in the page.
-    assert re.search(r"1 × NUT-20 cancelled\. Credit note CN-\d+ for \$\d+\.\d\d\.",
+    # On account, a unit never invoiced is simply not billed (no credit note), said in the page.
+    assert re.search(r"1 × NUT-20 cancelled\. They were never invoiced: \$\d+\.\d\d less will be billed\.",
                      words_of(rep.get(done.headers["Location"])))
     buyer = words_of(client_for("buyer_a").get(f"/account/orders/{world.order_a}"))
     assert "1 × NUT-20 cancelled: Too many" in buyer

@@ -103,8 +103,11 @@ def test_set_password_with_bad_input_explains_and_keeps_the_link_working(app, wo
 
 
 def _tampered(token: str) -> str:
-    last = token[-1]
-    return token[:-1] + ("A" if last != "A" else "B")
+    """One character of the signature changed, away from its end: the last base64 character of a
+    signature also carries padding bits, so changing it alone may decode to the same bytes (the test
+    passed the forged link about once in sixteen runs)."""
+    i = len(token) - 10
+    return token[:i] + ("A" if token[i] != "A" else "B") + token[i + 1:]
 
 
 @pytest.mark.parametrize("make_token", [

@@ -29,7 +29,7 @@ def tell(user_id: int, topic: str, payload: dict) -> None:
 
 def test_the_list_shows_the_users_notices_newest_first_with_the_unread_count_in_the_nav(world, client_for):
     tell(world.buyer_a, "backorder_ready",
-         {"order_number": world.order_a, "sku": "NUT-20", "name": "Wing nut", "quantity": 3})
+         {"order_number": world.order_a, "lines": [{"sku": "NUT-20", "name": "Wing nut", "quantity": 3}]})
     client = client_for("buyer_a")
 
     html = client.get("/account/notifications").get_data(as_text=True)

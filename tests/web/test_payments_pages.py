@@ -16,7 +16,7 @@ from portal.extensions import db
 from portal.models import CardCharge, Company, PaymentCard
 from portal.services import cards
 from tests.conftest import login, post_form
-from tests.factories import make_product, make_user, set_stock
+from tests.factories import make_product, make_shipment, make_user, set_stock
 from tests.invariants import assert_invariants
 from tests.localstripe import (
     DECLINED_ON_CHARGE,
@@ -202,7 +202,8 @@ def test_a_rep_approves_an_exception_and_records_a_payment_the_buyer_sees(app):
     db.session.rollback()
     from portal.models import Order
     order = db.session.scalar(select(Order))
-    invoice = invoices.invoice_shipment(order.id, 42, Decimal("30.00"), date.today() - timedelta(days=40))
+    invoice = invoices.invoice_shipment(order.id, make_shipment(order.id), Decimal("30.00"),
+                                        date.today() - timedelta(days=40))
     assert "Overdue" in words_of(buyer.client.get("/account/statement"))
 
     staff = stripe_free_client(app, rep.email)
@@ -244,7 +245,7 @@ def test_a_due_shipment_payment_is_paid_from_the_order_page(stripe_app, localstr
     assert place_from_review(buyer).status_code == 302
     db.session.rollback()
     order = db.session.scalar(select(Order))
-    due = payments.charge_shipment(order.id, 7, Decimal("12.00"))
+    due = payments.charge_shipment(order.id, "t7", Decimal("12.00"))
     page = f"/account/orders/{order.number}"
     assert "Payment due for goods we are shipping" in words_of(buyer.client.get(page))
     good = add_card(buyer, localstripe_url)

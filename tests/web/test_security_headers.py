@@ -175,6 +175,7 @@ VALID_POSTS = {
     "account.new_card": ("buyer_a", lambda w: {}),
     "account.pay_due": ("buyer_a", lambda w: {"card_id": str(w.card_a)}),
     "account.check_payment": ("buyer_a", lambda w: {}),
+    "account.retry_refunds": ("admin", lambda w: {}),
     "rep.grant_credit_exception": ("rep_a", lambda w: {"amount": "50.00", "reason": "Busy season"}),
     "rep.record_payment": ("rep_a", lambda w: {f"pay-{w.invoice_a}-method": "cheque",
                                                f"pay-{w.invoice_a}-amount": "5.00",
@@ -192,8 +193,12 @@ VALID_POSTS = {
 NEEDS_PAGE_STATE = {"checkout.place", "account.save_card",
                     # Accepting a later date needs a late line; the world's backorder is on time.
                     "account.accept_date",
+                    # Swapping needs a late line with an alternative (tests/web/test_buyer_swaps.py).
+                    "account.swap_backorder",
                     # Allocating from stock needs free units, which the world keeps at 0 for NUT-20.
-                    "admin.allocate_backorder"}
+                    "admin.allocate_backorder",
+                    # Need a shipment waiting for payment (tests/web/test_shipment_payment_pages.py).
+                    "admin.ship_planned", "admin.cancel_planned"}
 #: POSTs that cannot carry our CSRF token (Stripe sends them): a valid signature protects them instead.
 CSRF_EXEMPT = {"payments.stripe_webhook"}
 
