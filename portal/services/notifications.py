@@ -178,8 +178,10 @@ def notify_many(session, notices: Iterable[tuple[Any, str, Mapping]]) -> int:
         text = _dump(payload)
         outbox_rows.append({"topic": topic, "recipient_user_id": recipient.id,
                             "recipient_email": recipient.email, "payload": text})
+        # The payload itself, not its JSON read back as ``notify`` does: every subject formats a date
+        # and its ISO string alike (``when``), and a receipt's payloads are strings and numbers.
         notice_rows.append({"user_id": recipient.id, "topic": topic, "payload": text,
-                            "title": subject_of(topic, json.loads(text))})
+                            "title": subject_of(topic, payload)})
     if outbox_rows:
         bulk.insert_rows(session, OutboxMessage, outbox_rows)
         bulk.insert_rows(session, Notification, notice_rows)
