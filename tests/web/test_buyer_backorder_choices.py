@@ -50,6 +50,7 @@ def test_the_buyer_cancels_backordered_units_and_is_not_billed_for_them(world, c
     assert done.status_code == 302
     said = words_of(buyer.get(done.headers["Location"]))
     assert "3 × LATE-1 cancelled. They were never invoiced: $30.00 less will be billed." in said
+    assert "Cancelled items −$30.00" in said.split("Totals", 1)[1]
     line = db.session.get(OrderLine, line_id)
     db.session.refresh(line)
     assert (line.backordered, line.allocated, line.cancelled) == (1, 1, 3)

@@ -123,6 +123,10 @@ def test_swapping_cancels_the_backorder_and_sets_the_alternative_aside(world, cl
     # The cancelled units' 40.00 is settled the usual way (on account: not billed, or credited).
     assert "Swapped 4 × LATE-1 for ALT-READY: ready to ship." in page and "$40.00" in page
     assert "Swap a late backorder" not in page  # nothing is late any more
+    # The totals say what the order is worth now, beside the total as ordered.
+    totals = page.split("Totals", 1)[1]
+    assert "Total as ordered $78.80" in totals and "Cancelled items −$40.00" in totals
+    assert "Total now $38.80" in totals
     db.session.rollback()
     order = db.session.scalar(select(Order).where(Order.number == late.number))
     old, new = sorted(order.lines, key=lambda line: line.id)
