@@ -5,7 +5,6 @@ Registered on ``account``; reps reach their companies' orders only (404 otherwis
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal
 
 from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
@@ -23,9 +22,9 @@ from portal.services import (
     NotFound,
     ServiceError,
     backorders,
+    billing,
     manual_goodwill,
     order_history,
-    refunds,
     shipping,
     swaps,
 )
@@ -63,16 +62,11 @@ def page_context(order: Order, **forms) -> dict:
         "swap_choices": swaps.choices(order, today()) if swaps.may_act(current_user, order) else [],
         "swap_problems": forms.get("swap_problems", []),
         "swap_token": uuid.uuid4().hex,
-        "cancelled_value": cancelled_value(order),
+        # The order's total stays as placed; the totals also show what was cancelled and what is left.
+        "cancelled_value": (cancelled := billing.cancelled_value(order.id)),
+        "total_now": order.total - cancelled,
     }
 
-
-def cancelled_value(order: Order) -> Decimal:
-    """What the order's cancelled units were worth (line share and line goodwill): the order's total
-    stays as placed, and the totals show this and what the order is worth now."""
-    lines = db.session.scalars(
-        select(OrderLine).where(OrderLine.order_id == order.id, OrderLine.cancelled > 0))
-    return sum((refunds.cancellation_value(line, line.cancelled) for line in lines), Decimal("0.00"))
 
 
 def _render(order: Order, status: int, **forms):
