@@ -79,14 +79,11 @@ def messages(status: str, topic: str, recipient: str, before_id: int | None = No
     if topic:
         query = query.where(OutboxMessage.topic == topic)
     if recipient:
-        query = query.where(OutboxMessage.recipient_email.ilike(f"%{_escape(recipient)}%", escape="\\"))
+        email = func.lower(OutboxMessage.recipient_email)
+        query = query.where(email.contains(recipient.lower(), autoescape=True))
     if before_id:
         query = query.where(OutboxMessage.id < before_id)
     return list(db.session.scalars(query))
-
-
-def _escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def topics() -> list[str]:
