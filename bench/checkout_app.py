@@ -12,7 +12,10 @@ Same app as ``wsgi:app`` (built by ``portal.create_app`` from the environment), 
   the token insert), ``wait`` (the ``_lock`` call: cart, product and stock ``FOR UPDATE``, i.e. queueing
   behind other buyers of the same rows), ``hold`` (rows locked to COMMIT done: re-planning against live
   stock, the writes and the commit; the time the hot rows are held), ``post`` (service return to
-  ``start_response``: redirect, session save);
+  ``start_response``: redirect, session save); for ``POST /api/v1/orders`` the same phases of
+  ``api_orders.place``: ``pre`` (key lookup, JSON parsing), ``claim`` (the token insert and the reads
+  before the locks), ``wait`` (first to last row-locking statement: products, stock, company), ``hold``
+  (last lock to COMMIT done), ``post`` (the JSON answer);
 - with ``BENCH_SQL_STATS_DIR`` set: count and total time per request path and statement text (``IN``
   lists folded), written every few seconds to ``sql-<pid>.json``;
 - with ``BENCH_PROFILE_DIR`` set: an in-process wall-clock sampler (``sys._current_frames`` every
@@ -44,9 +47,11 @@ from sqlalchemy import event  # noqa: E402
 
 from portal import create_app  # noqa: E402
 from portal.extensions import db  # noqa: E402
-from portal.services import ordering  # noqa: E402
+from portal.services import api_orders, ordering  # noqa: E402
 
 _local = threading.local()
+#: A row-locking statement (the API service locks with statements, not through a function to wrap).
+_ROW_LOCK = re.compile(r"\bFOR (?:NO KEY UPDATE|UPDATE|KEY SHARE|SHARE)\b")
 _serving: set[int] = set()
 
 
@@ -66,7 +71,10 @@ def _install_sql_hooks(app) -> None:
 
     @event.listens_for(engine, "before_cursor_execute")
     def _before(conn, cursor, statement, parameters, context, executemany):
-        _state()["sql_t0"] = time.perf_counter()
+        state = _state()
+        if state.get("locks_by_sql") and _ROW_LOCK.search(statement):
+            state.setdefault("lock_t0", time.perf_counter())
+        state["sql_t0"] = time.perf_counter()
 
     @event.listens_for(engine, "after_cursor_execute")
     def _after(conn, cursor, statement, parameters, context, executemany):
@@ -74,6 +82,8 @@ def _install_sql_hooks(app) -> None:
         t0 = state.pop("sql_t0", None)
         if t0 is not None:
             took = time.perf_counter() - t0
+            if state.get("locks_by_sql") and _ROW_LOCK.search(statement):
+                state["lock_t1"] = t0 + took
             state["sql"] = state.get("sql", 0.0) + took
             state["n"] = state.get("n", 0) + 1
             if _sql_stats is not None:
@@ -129,6 +139,27 @@ def _install_phase_timers() -> None:
 
     ordering.place_order, ordering._lock, ordering.write_transaction = place_order, _lock, write_transaction
     # The view imported the module, not the function: patching the module attribute is enough.
+
+
+def _install_api_phase_timers() -> None:
+    """The same phases for ``api_orders.place``; its lock phase comes from the SQL hooks."""
+    original_place, original_wt = api_orders.place, api_orders.write_transaction
+
+    def place(*args, **kwargs):
+        state = _state()
+        state["place_t0"], state["locks_by_sql"] = time.perf_counter(), True
+        try:
+            return original_place(*args, **kwargs)
+        finally:
+            state["place_t1"], state["locks_by_sql"] = time.perf_counter(), False
+
+    @contextmanager
+    def write_transaction():
+        with original_wt() as session:
+            yield session
+        _state()["commit_done"] = time.perf_counter()
+
+    api_orders.place, api_orders.write_transaction = place, write_transaction
 
 
 def _phases(state: dict, start: float, end: float) -> dict[str, float]:
@@ -258,6 +289,7 @@ def instrument(flask_app):
     _install_sql_hooks(flask_app)
     _install_commit_timer()
     _install_phase_timers()
+    _install_api_phase_timers()
     inner = flask_app.wsgi_app
 
     def wsgi(environ, start_response):

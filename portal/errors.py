@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template
+from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -20,6 +20,8 @@ MESSAGES = {
 
 def _render(code: int, detail: str | None = None):
     title, message = MESSAGES.get(code, ("Error", "Something went wrong."))
+    if request.path.startswith("/api/"):  # the JSON API answers JSON, errors included
+        return jsonify({"error": f"{title}: {detail or message}"}), code
     return render_template("errors/error.html", code=code, title=title, message=detail or message), code
 
 

@@ -62,5 +62,7 @@ def _status() -> int:
     return 422 if request.method == "POST" else 200
 
 
-# Placed orders register their routes on this blueprint.
-from portal.account import notifications, order_actions, orders, payments, refund_actions  # noqa: E402, F401, I001
+# Placed orders, payments, notifications and API keys register their routes on this blueprint.
+from portal.account import (  # noqa: E402, F401, I001
+    api_keys, notifications, order_actions, orders, payments, refund_actions,
+)

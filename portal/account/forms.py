@@ -82,3 +82,18 @@ class BackorderSwapForm(FlaskForm):
     unit_price = DecimalField(places=2, validators=[InputRequired(), NumberRange(min=0, max=10**9)])
     version = StringField(validators=[DataRequired(), Length(max=64)])
     token = StringField(validators=[DataRequired(), Length(min=16, max=40), Regexp(r"^[0-9a-f]+$")])
+
+
+class ApiKeyForm(FlaskForm):
+    """A new API key: what the buyer calls it (the key itself is generated)."""
+
+    name = StringField("Name", filters=[lambda value: value.strip() if isinstance(value, str) else value],
+                       validators=[DataRequired("Enter a name for the key."),
+                                   Length(max=100, message="The name has at most 100 characters.")],
+                       description="What uses it, for example “ERP production”.",
+                       render_kw={"autocomplete": "off", "maxlength": 100})
+    submit = SubmitField("Create key")
+
+
+class RevokeApiKeyForm(FlaskForm):
+    """A key's "Revoke" button: a CSRF token; the key's id is in the URL."""

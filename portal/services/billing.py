@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, case, func, or_, select
 
 from portal.domain import billing as rules
 from portal.extensions import db
@@ -62,7 +62,10 @@ def billable_values(order_ids: list[int]) -> dict[int, Decimal]:
     value (line goodwill included), less the order's own goodwill."""
     if not order_ids:
         return {}
-    lines = db.session.scalars(select(OrderLine).where(OrderLine.order_id.in_(order_ids)))
+    # Plain rows, not ORM objects: a company's exposure reads every line of its live orders.
+    lines = db.session.execute(select(OrderLine.id, OrderLine.order_id, OrderLine.line_total,
+                                      OrderLine.quantity, OrderLine.cancelled)
+                               .where(OrderLine.order_id.in_(order_ids)))
     by_line, by_order = _goodwill_by_line(order_ids)
     values: dict[int, list[Decimal]] = {order_id: [] for order_id in order_ids}
     for line in lines:
@@ -91,23 +94,93 @@ def uninvoiced_orders(company_id: int, exclude_order_id: int | None = None) -> l
 
     Orders still open or partly shipped, and shipped orders with fewer invoices than shipments (a crash
     between shipping and invoicing); a cancelled order has nothing left, and a shipped order's shipments
-    invoiced all of it."""
+    invoiced all of it.
+
+    One row per order, its sums made by the database (:func:`_live_orders`); only lines with cancelled
+    units need :func:`portal.domain.billing.unit_share`'s rounding, so only those are read one by one."""
+    rows = db.session.execute(_LIVE_ORDERS, _bound(company_id, exclude_order_id)).all()
+    cut_values = _cancelled_lines_values([order_id for order_id, *_, cut_lines in rows if cut_lines])
+    found = []
+    for order_id, number, whole_value, goodwill_value, billed_value, _ in rows:
+        worth = rules.billable([_cents(whole_value), _cents(goodwill_value), cut_values.get(order_id, ZERO)],
+                               ZERO)
+        found.append(Uninvoiced(order_id, number, rules.left_to_invoice(worth, _cents(billed_value))))
+    return [item for item in found if item.amount > 0]
+
+
+def _live_orders():
+    """The live on-account orders of the company ``:company_id`` except ``:exclude_id`` (0: none): id,
+    number, the value of their lines with nothing cancelled (``whole``), their approved goodwill on
+    those lines and on the order (``goodwill``), what their invoices billed (``billed``) and how many
+    lines have cancelled units (``cut``). Built once: the credit check runs it on every order."""
     invoices_of = select(func.count(Invoice.id)).where(Invoice.order_id == Order.id).scalar_subquery()
     shipments_of = select(func.count(Shipment.id)).where(Shipment.order_id == Order.id).scalar_subquery()
-    query = (select(Order.id, Order.number)
-             .where(Order.company_id == company_id, Order.payment_method == "on_account",
-                    or_(Order.status.in_(("open", "partially_shipped")),
-                        and_(Order.status == "shipped", invoices_of < shipments_of)))
-             .order_by(Order.id))
-    if exclude_order_id is not None:
-        query = query.where(Order.id != exclude_order_id)
-    numbers = dict(db.session.execute(query).all())
-    ids = list(numbers)
-    worth, billed = billable_values(ids), invoiced_totals(ids)
-    found = [Uninvoiced(order_id, numbers[order_id], rules.left_to_invoice(worth[order_id],
-                                                                          billed.get(order_id, ZERO)))
-             for order_id in ids]
-    return [item for item in found if item.amount > 0]
+    whole = (select(func.coalesce(func.sum(OrderLine.line_total), 0))
+             .where(OrderLine.order_id == Order.id, OrderLine.cancelled == 0).scalar_subquery())
+    cut = (select(func.count(OrderLine.id))
+           .where(OrderLine.order_id == Order.id, OrderLine.cancelled > 0).scalar_subquery())
+    kept_line = select(OrderLine.id).where(OrderLine.id == OrderAdjustment.order_line_id,
+                                           OrderLine.cancelled == 0).exists()
+    goodwill = (select(func.coalesce(func.sum(OrderAdjustment.amount), 0))
+                .where(OrderAdjustment.order_id == Order.id, OrderAdjustment.status == "approved",
+                       or_(OrderAdjustment.order_line_id.is_(None), kept_line)).scalar_subquery())
+    billed = (select(func.coalesce(func.sum(Invoice.total), 0))
+              .where(Invoice.order_id == Order.id, Invoice.status != "void").scalar_subquery())
+    return (select(Order.id, Order.number, whole.label("whole"), goodwill.label("goodwill"),
+                   billed.label("billed"), cut.label("cut"))
+            .where(Order.company_id == bindparam("company_id"), Order.id != bindparam("exclude_id"),
+                   Order.payment_method == "on_account",
+                   or_(Order.status.in_(("open", "partially_shipped")),
+                       and_(Order.status == "shipped", invoices_of < shipments_of))))
+
+
+_LIVE_ORDERS = _live_orders().order_by(Order.id)
+_live = _live_orders().subquery("live")
+_worth = case((_live.c.whole + _live.c.goodwill > 0, _live.c.whole + _live.c.goodwill), else_=0)
+#: The uninvoiced part of the live orders without cancelled units, and how many orders have some.
+_UNINVOICED_SIMPLE = select(
+    select(func.coalesce(func.sum(case((_worth > _live.c.billed, _worth - _live.c.billed), else_=0)), 0))
+    .where(_live.c.cut == 0).scalar_subquery(),
+    select(func.count()).select_from(_live).where(_live.c.cut > 0).scalar_subquery())
+_CUT_ORDERS = select(_live.c.id, _live.c.whole, _live.c.goodwill, _live.c.billed).where(_live.c.cut > 0)
+
+
+def _bound(company_id: int, exclude_order_id: int | None) -> dict[str, int]:
+    return {"company_id": company_id, "exclude_id": exclude_order_id or 0}
+
+
+def uninvoiced_total(company_id: int, exclude_order_id: int | None = None) -> Decimal:
+    """The sum of :func:`uninvoiced_orders`, with the orders that have no cancelled units added up by
+    the database (a busy account's credit check reads one row, not one per live order)."""
+    bound = _bound(company_id, exclude_order_id)
+    simple, with_cuts = db.session.execute(_UNINVOICED_SIMPLE, bound).one()
+    total = _cents(simple)
+    if with_cuts:
+        cut_orders = db.session.execute(_CUT_ORDERS, bound).all()
+        cut_values = _cancelled_lines_values([row.id for row in cut_orders])
+        for order_id, whole_value, goodwill_value, billed_value in cut_orders:
+            worth = rules.billable([_cents(whole_value), _cents(goodwill_value), cut_values[order_id]], ZERO)
+            total += rules.left_to_invoice(worth, _cents(billed_value))
+    return total
+
+
+def _cents(value) -> Decimal:
+    """A database sum as money (SQLite sums NUMERIC columns as floats)."""
+    return Decimal(str(value)).quantize(rules.CENT)
+
+
+def _cancelled_lines_values(order_ids: list[int]) -> dict[int, Decimal]:
+    """The value still billed by each order's lines with cancelled units (their goodwill included)."""
+    values: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    if not order_ids:
+        return values
+    by_line, _ = _goodwill_by_line(order_ids)
+    for line in db.session.execute(select(OrderLine.id, OrderLine.order_id, OrderLine.line_total,
+                                          OrderLine.quantity, OrderLine.cancelled)
+                                   .where(OrderLine.order_id.in_(order_ids), OrderLine.cancelled > 0)):
+        values[line.order_id] += rules.unit_share(line.line_total + by_line[line.id], line.quantity,
+                                                  line.quantity - line.cancelled)
+    return values
 
 
 def cancelled_value(order_id: int) -> Decimal:

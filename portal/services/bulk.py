@@ -26,6 +26,10 @@ def _table(model) -> Table:
     return model if isinstance(model, Table) else model.__table__
 
 
+#: Fewer rows than this go as a plain INSERT: COPY costs more round trips than it saves on a few rows.
+COPY_FROM_ROWS = 20
+
+
 def _postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
@@ -35,7 +39,7 @@ def insert_rows(session: Session, model, rows: Sequence[dict]) -> None:
     if not rows:
         return
     table = _table(model)
-    if not _postgres(session):
+    if not _postgres(session) or len(rows) < COPY_FROM_ROWS:
         session.execute(insert(table), list(rows))
         return
     defaults = {}

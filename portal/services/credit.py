@@ -7,10 +7,12 @@ total stays within the credit limit (exactly at the limit is allowed). Over it, 
 much and may pay by card, or a rep or admin grants a one-off credit exception (with a reason,
 audit-logged) that one order uses.
 
-The check that counts runs inside ``ordering.place_order`` after :func:`lock_company`: the company row
-is locked (``FOR NO KEY UPDATE`` on PostgreSQL, which does not conflict with the key-share lock the new
-order row's foreign key already holds; SQLite's ``BEGIN IMMEDIATE`` serialises writers anyway), so
-two orders placed at once are checked one after the other and cannot together pass the limit.
+The check that counts runs inside ``ordering.place_order`` (and ``api_orders.place``) after
+:func:`lock_company`: the company row is locked (``FOR NO KEY UPDATE`` on PostgreSQL, which does not
+conflict with the key-share lock the new order row's foreign key already holds; SQLite's ``BEGIN
+IMMEDIATE`` serialises writers anyway), so two orders placed at once are checked one after the other
+and cannot together pass the limit. Services that lock the company row and stock rows lock the company
+first (one lock order, no deadlocks).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from portal.database import write_transaction
 from portal.extensions import db
@@ -52,27 +54,37 @@ class CreditCheck:
         return self.over_by == 0 or self.exception_id is not None
 
 
+def _total(expression, *where):
+    return select(func.coalesce(func.sum(expression), 0)).where(*where).scalar_subquery()
+
+
+#: Open invoice balances, unapplied payments and credit notes of the company ``:company_id``.
+_BALANCES = select(
+    _total(Invoice.total - Invoice.amount_paid, Invoice.company_id == bindparam("company_id"),
+           Invoice.status == "open"),
+    _total(ManualPayment.amount - ManualPayment.applied, ManualPayment.company_id == bindparam("company_id")),
+    _total(CreditNote.amount, CreditNote.company_id == bindparam("company_id")),
+)
+
+
 def exposure(company_id: int, exclude_order_id: int | None = None) -> Decimal:
     """What the company owes or has committed on account: open invoice balances, plus the part of its
     live on-account orders not invoiced yet (units cancelled before invoicing simply drop out of it),
     less unapplied payments and credit notes (which exist only for money already invoiced)."""
 
-    def total(expression, *where):
-        return select(func.coalesce(func.sum(expression), 0)).where(*where).scalar_subquery()
-
-    row = db.session.execute(select(
-        total(Invoice.total - Invoice.amount_paid, Invoice.company_id == company_id,
-              Invoice.status == "open"),
-        total(ManualPayment.amount - ManualPayment.applied, ManualPayment.company_id == company_id),
-        total(CreditNote.amount, CreditNote.company_id == company_id),
-    )).one()
+    row = db.session.execute(_BALANCES, {"company_id": company_id}).one()
     open_invoices, credit, notes = (Decimal(value) for value in row)
-    uninvoiced = sum((o.amount for o in billing.uninvoiced_orders(company_id, exclude_order_id)), ZERO)
+    uninvoiced = billing.uninvoiced_total(company_id, exclude_order_id)
     return (open_invoices + uninvoiced - credit - notes).quantize(ZERO)
 
 
 def check(company: Company, total: Decimal, exclude_order_id: int | None = None) -> CreditCheck:
-    result = CreditCheck(company.credit_limit, exposure(company.id, exclude_order_id), total)
+    return check_against(company, exposure(company.id, exclude_order_id), total)
+
+
+def check_against(company: Company, current: Decimal, total: Decimal) -> CreditCheck:
+    """:func:`check` with the exposure already read (under the company lock)."""
+    result = CreditCheck(company.credit_limit, current, total)
     if result.over_by == 0:
         return result
     exception_id = db.session.scalar(

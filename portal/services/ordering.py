@@ -20,7 +20,7 @@ from portal.database import write_transaction
 from portal.domain.availability import split_request
 from portal.domain.checkout import LineRequest, PlanLine, ProductState, blocking_problems, changed_lines
 from portal.domain.checkout import plan as plan_lines
-from portal.domain.eta import eta_for_new_backorder, lead_time_days
+from portal.domain.eta import WaitingBackorder, eta_for_new_backorder, lead_time_days
 from portal.domain.goodwill import Adjustment, Rule, adjustments_for
 from portal.extensions import db
 from portal.models import (
@@ -40,7 +40,7 @@ from portal.services import ServiceError, credit, notifications
 from portal.services import carts as cart_service
 from portal.services.cards import card_of_company
 from portal.services.pricing import PriceBook
-from portal.services.stock_facts import open_po_lines_by_product, rules_of, waiting_by_product
+from portal.services.stock_facts import open_po_lines_by_product, rules_of, waiting_units_by_product
 
 
 class CheckoutRejected(ServiceError):
@@ -81,17 +81,20 @@ def _requests(cart: Cart) -> list[LineRequest]:
             for line in sorted(cart.lines, key=lambda line: line.product_id)]
 
 
-def _states(products: list[Product], requests: list[LineRequest], available: dict[int, int],
-            book: PriceBook, today: date) -> dict[int, ProductState]:
-    """Each product's state, with the ETA its backordered part would get at the end of the queue."""
-    ids = [p.id for p in products]
-    queues, po_lines = waiting_by_product(ids), open_po_lines_by_product(ids, today)
-    prices, breaks = book.unit_prices(products), book.breaks(ids)
-    wanted = {r.product_id: r.quantity for r in requests}
+def product_states(products: list, wanted: dict[int, int], available: dict[int, int], book: PriceBook,
+                   today: date, priced: tuple[dict, dict] | None = None) -> dict[int, ProductState]:
+    """Each product's state, with the ETA its backordered part would get at the end of the queue.
+
+    ``products`` are Product objects or rows with the same column names (the API reads rows, with the
+    vendor's lead time as ``vendor_lead_time_days``). Waiting backorders and open PO lines are read only
+    for the products the order would backorder (wanted > available): two queries, whatever the count.
+    ``priced``: the book's unit prices and breaks of these products, when read already (before locks)."""
+    short = [p.id for p in products if wanted.get(p.id, 1) > available.get(p.id, 0)]
+    waiting, po_lines = waiting_units_by_product(short), open_po_lines_by_product(short, today)
+    prices, breaks = priced or (book.unit_prices(products), book.breaks([p.id for p in products]))
     states = {}
     for product in products:
-        rules, queue = rules_of(product), queues.get(product.id, [])
-        open_units = sum(b.quantity for b in queue)
+        rules, open_units = rules_of(product), waiting.get(product.id, 0)
         state = ProductState(
             product_id=product.id, sku=product.sku, name=product.name, rules=rules,
             available=available.get(product.id, 0), backordered_open=open_units,
@@ -99,16 +102,28 @@ def _states(products: list[Product], requests: list[LineRequest], available: dic
             minimum=product.order_minimum, multiple=product.order_multiple, active=product.active)
         split = split_request(max(wanted.get(product.id, 1), 1), state.available, rules, open_units)
         if split.backorderable:
-            days = lead_time_days(product.lead_time_days, product.vendor.lead_time_days)
+            # The queue as one block: its links are not read, so only its total decides a new ETA.
+            queue = [WaitingBackorder(0, open_units)] if open_units else []
+            days = lead_time_days(product.lead_time_days, _vendor_lead_time(product))
             state = replace(state, eta=eta_for_new_backorder(
                 po_lines.get(product.id, []), queue, split.backorderable, today=today, lead_time_days=days))
         states[product.id] = state
     return states
 
 
-def _goodwill_rules() -> list[Rule]:
-    rows = db.session.scalars(select(GoodwillRule).where(GoodwillRule.active).order_by(GoodwillRule.id))
-    return [Rule(r.id, r.name, r.kind, r.days, r.percent, r.amount) for r in rows]
+def _vendor_lead_time(product) -> int:
+    days = getattr(product, "vendor_lead_time_days", None)
+    return product.vendor.lead_time_days if days is None else days
+
+
+_ACTIVE_RULES = (select(GoodwillRule.id, GoodwillRule.name, GoodwillRule.kind, GoodwillRule.days,
+                        GoodwillRule.percent, GoodwillRule.amount)
+                 .where(GoodwillRule.active).order_by(GoodwillRule.id))
+
+
+def goodwill_rules(session=None) -> list[Rule]:
+    """The active goodwill rules, as the domain's values (one query)."""
+    return [Rule(*row) for row in (session or db.session).execute(_ACTIVE_RULES)]
 
 
 def _totals(lines: list[PlanLine], adjustments: list[Adjustment]) -> tuple[Decimal, Decimal, Decimal]:
@@ -120,9 +135,10 @@ def _totals(lines: list[PlanLine], adjustments: list[Adjustment]) -> tuple[Decim
 def _plan(cart: Cart, products: list[Product], available: dict[int, int], company: Company,
           today: date, order_id: int | None = None) -> Review:
     requests = _requests(cart)
-    states = _states(products, requests, available, PriceBook.for_company(company), today)
+    wanted = {r.product_id: r.quantity for r in requests}
+    states = product_states(products, wanted, available, PriceBook.for_company(company), today)
     lines = plan_lines(requests, states)
-    adjustments = adjustments_for(lines, _goodwill_rules(), today)
+    adjustments = adjustments_for(lines, goodwill_rules(), today)
     subtotal, adjusted, total = _totals(lines, adjustments)
     problems: list[tuple[PlanLine | None, str]] = list(blocking_problems(lines))
     if not lines:
@@ -217,15 +233,20 @@ def _order_lines(order: Order, lines: list[PlanLine]) -> dict[int, OrderLine]:
 
 def _confirmation(order: Order, user: User, review: Review) -> None:
     """The confirmation email (outbox) and in-app notice, in the placing transaction."""
-    payload = {
-        "order_number": order.number, "company": order.company.name, "total": str(order.total),
+    payload = confirmation_payload(order.number, order.company.name, order.total, review.lines)
+    for recipient in confirmation_recipients(order, user):
+        notifications.notify(recipient, "order_confirmed", {**payload, "placed_by": user.name})
+
+
+def confirmation_payload(number: str, company_name: str, total: Decimal, lines: list[PlanLine]) -> dict:
+    """The ``order_confirmed`` notice's payload (see ``notifications``), without ``placed_by``."""
+    return {
+        "order_number": number, "company": company_name, "total": str(total),
         "lines": [{"sku": line.sku, "name": line.name, "quantity": line.quantity,
                    "allocated": line.allocate, "backordered": line.backorder, "hidden": line.hidden,
                    "eta": line.eta.date.isoformat() if line.eta else None, "late": line.late}
-                  for line in review.lines],
+                  for line in lines],
     }
-    for recipient in confirmation_recipients(order, user):
-        notifications.notify(recipient, "order_confirmed", {**payload, "placed_by": user.name})
 
 
 def confirmation_recipients(order: Order, user: User) -> list[User]:
@@ -283,14 +304,14 @@ def place_order(user: User, company_id: int, token: str, reviewed: list, today: 
         order_id, existing = _claim_token(session, user, company_id, token)
         if existing is not None:
             return existing
+        # The company row first (every service that locks it and stock rows does so in this order): on
+        # account, its exposure is read under this lock, so concurrent orders are checked against the
+        # credit limit one after the other (portal.services.credit).
+        company = credit.lock_company(session, company_id)
         cart, products, stocks = _lock(session, user, company_id)
         available: dict[int, int] = {}
         for stock in stocks:
             available[stock.product_id] = available.get(stock.product_id, 0) + stock.on_hand - stock.allocated
-        # On account, the company row is locked before its exposure is read: concurrent orders are
-        # checked against the credit limit one after the other (portal.services.credit).
-        company = credit.lock_company(session, company_id) if cart.payment_method == "on_account" \
-            else session.get(Company, company_id)
         review = _plan(cart, products, available, company, today, order_id)
         if review.problems:
             raise CheckoutRejected(review.problems)

@@ -6,11 +6,19 @@ from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from portal.domain.pricing import Break, PriceTier, company_unit_price, price_table
 from portal.extensions import db
 from portal.models import Company, PriceBreak, PriceList, PriceListItem, Product
+
+_items, _breaks = PriceListItem.__table__.c, PriceBreak.__table__.c
+#: Built once (Core statements on the tables: checkout and the ordering API run them on every order).
+_FIXED_PRICES = select(_items.product_id, _items.price).where(
+    _items.price_list_id == bindparam("price_list_id"),
+    _items.product_id.in_(bindparam("ids", expanding=True)))
+_BREAKS = (select(_breaks.product_id, _breaks.min_quantity, _breaks.percent_off)
+           .where(_breaks.product_id.in_(bindparam("ids", expanding=True))).order_by(_breaks.id))
 
 
 class PriceBook:
@@ -31,18 +39,16 @@ class PriceBook:
         products = list(products)
         fixed: dict[int, Decimal] = {}
         if self.price_list is not None and products:
-            fixed = dict(db.session.execute(
-                select(PriceListItem.product_id, PriceListItem.price).where(
-                    PriceListItem.price_list_id == self.price_list.id,
-                    PriceListItem.product_id.in_([p.id for p in products]))).all())
+            fixed = dict(db.session.execute(_FIXED_PRICES, {"price_list_id": self.price_list.id,
+                                                            "ids": [p.id for p in products]}).all())
         return {p.id: company_unit_price(p.price, self.percent_off, fixed.get(p.id)) for p in products}
 
     def breaks(self, product_ids: Iterable[int]) -> dict[int, list[Break]]:
         ids = list(product_ids)
         found: dict[int, list[Break]] = defaultdict(list)
         if ids:
-            for row in db.session.scalars(select(PriceBreak).where(PriceBreak.product_id.in_(ids))):
-                found[row.product_id].append(Break(row.min_quantity, row.percent_off))
+            for product_id, min_quantity, percent_off in db.session.execute(_BREAKS, {"ids": ids}):
+                found[product_id].append(Break(min_quantity, percent_off))
         return found
 
     def table(self, product: Product) -> list[PriceTier]:

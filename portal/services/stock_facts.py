@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from portal.domain.availability import BackorderRules, backorder_room
 from portal.domain.display import Badge, buyer_badge
@@ -74,6 +74,20 @@ def waiting_by_product(product_ids: Iterable[int]) -> dict[int, list[WaitingBack
     for line_id, product_id, quantity in rows:
         queues[product_id].append(WaitingBackorder(backorder_id=line_id, quantity=quantity))
     return queues
+
+
+def waiting_units_by_product(product_ids: Iterable[int]) -> dict[int, int]:
+    """Units waiting on backorder per product (one grouped query; the queue's total, not its rows)."""
+    ids = list(product_ids)
+    if not ids:
+        return {}
+    return {product_id: int(units) for product_id, units in db.session.execute(_WAITING_UNITS, {"ids": ids})}
+
+
+_lines = OrderLine.__table__.c
+_WAITING_UNITS = (select(_lines.product_id, func.sum(_lines.backordered))
+                  .where(_lines.product_id.in_(bindparam("ids", expanding=True)), _lines.backordered > 0)
+                  .group_by(_lines.product_id))
 
 
 def open_po_lines_by_product(product_ids: Iterable[int], today: date) -> dict[int, list[OpenPoLine]]:

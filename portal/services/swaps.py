@@ -227,6 +227,9 @@ def _write(actor: User, request: SwapRequest, today: date,
            charge_id: int | None) -> tuple[OrderLine, OrderLine]:
     with write_transaction() as session:
         found = session.get(OrderLine, request.line_id)
+        placed = session.get(Order, found.order_id)
+        if placed.payment_method == "on_account":  # the company row before stock rows, as ordering does
+            credit.lock_company(session, placed.company_id)
         stocks = ops.lock_stock(session, [found.product_id, request.alternative_id])
         line = session.scalar(select(OrderLine).where(OrderLine.id == request.line_id).with_for_update()
                               .execution_options(populate_existing=True))

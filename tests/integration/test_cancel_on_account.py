@@ -37,10 +37,12 @@ def _backends(any_app):
     return any_app
 
 
-def on_account(*items: tuple[str, int, int]) -> tuple[Order, Company, dict[str, OrderLine]]:
+def on_account(*items: tuple[str, int, int],
+               company: Company | None = None) -> tuple[Order, Company, dict[str, OrderLine]]:
     """An on-account order of (price, units on the shelf, units ordered) per product; the rest waits."""
-    company = make_company(f"Co {uuid.uuid4().hex[:6]}", credit_limit=Decimal("10000"))
-    make_address(company, is_default_shipping=True)
+    if company is None:
+        company = make_company(f"Co {uuid.uuid4().hex[:6]}", credit_limit=Decimal("10000"))
+        make_address(company, is_default_shipping=True)
     user = make_user(company=company, email=f"{uuid.uuid4().hex[:8]}@example.com", password=None)
     products = []
     for price, shelf, _ in items:
@@ -147,3 +149,29 @@ def test_a_credit_note_covers_only_money_already_invoiced():
     assert exposure(company) == Decimal("5.00")  # invoice 20.00 − credit note 15.00
     said = payments.payment_status(db.session.get(Order, order.id))
     assert f"Credit note {second.settlement.reference}: $15.00 for invoiced items cancelled." in said
+
+
+def test_the_credit_check_adds_up_to_the_statement_order_by_order():
+    """``credit.exposure`` sums orders without cancelled units in the database and the rest in Python;
+    the statement lists every order with its own rounding: the two agree to the cent."""
+    staff = admin()
+    plain, company, _ = on_account(("10.00", 5, 3))
+    cut, _, cut_lines = on_account(("3.33", 0, 7), ("1.01", 2, 2), company=company)
+    shipped, _, shipped_lines = on_account(("10.00", 2, 4), company=company)
+    gifted, _, _ = on_account(("10.00", 0, 2), company=company)
+    with write_transaction() as s:
+        s.add(OrderAdjustment(order_id=gifted.id, kind="manual_goodwill", description="Sorry",
+                              amount=Decimal("-25.00"), status="approved"))
+        s.add(OrderAdjustment(order_id=cut.id, order_line_id=min(line.id for line in cut_lines.values()),
+                              kind="manual_goodwill", description="Late", amount=Decimal("-1.00"),
+                              status="approved"))
+    (three_33,) = [line for line in cut_lines.values() if line.unit_price == Decimal("3.33")]
+    backorders.cancel_and_settle(staff, three_33.id, 2, "Fewer needed", TODAY)
+    (ten,) = shipped_lines.values()
+    shipping.ship_order(staff, shipped.id, uuid.uuid4().hex, {ten.id: 2}, "TRK-9", today=TODAY)
+    db.session.rollback()
+    listed = {o.number: o.amount for o in billing.uninvoiced_orders(company.id)}
+    assert plain.number in listed and cut.number in listed and gifted.number not in listed
+    assert billing.uninvoiced_total(company.id) == sum(listed.values())
+    assert billing.uninvoiced_total(company.id, plain.id) == sum(listed.values()) - listed[plain.number]
+    assert credit.exposure(company.id) == sum(listed.values()) + Decimal("20.00")  # the open invoice

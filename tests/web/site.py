@@ -58,6 +58,8 @@ class World:
     invoice_a: int = 0
     #: A declined shipment charge of order_a (payment due), on card_a.
     due_charge_a: int = 0
+    #: An active API key of buyer A (its row only: nobody knows the key).
+    api_key_a: int = 0
 
     def email(self, persona: str) -> str:
         return EMAILS[persona]
@@ -107,7 +109,7 @@ def seed_world(with_image: bool = False) -> World:
         category_slug=category.slug, price_list=price_list.id, sku="BOLT-10", image_stem=image_stem,
         token_a=accounts.make_set_password_token(buyer_a), order_a=order_a, goodwill_rule=rule.id,
         cart_line_a=cart_line_a, card_a=(card_a := _saved_card(company_a)), invoice_a=_invoice(order_a),
-        due_charge_a=_due_charge(order_a, card_a),
+        due_charge_a=_due_charge(order_a, card_a), api_key_a=_api_key(buyer_a),
     )
 
 
@@ -124,6 +126,16 @@ def _due_charge(order_number: str, card_id: int) -> int:
                             status="failed", failure_message="Your card was declined.")
         s.add(charge)
     return charge.id
+
+
+def _api_key(buyer) -> int:
+    from portal.models import ApiKey
+
+    with write_transaction() as s:
+        key = ApiKey(user_id=buyer.id, name="World ERP", prefix="nwk_worldkey",
+                     key_hash=uuid.uuid4().hex + uuid.uuid4().hex)
+        s.add(key)
+    return key.id
 
 
 def _invoice(order_number: str) -> int:
@@ -213,10 +225,12 @@ URL_VALUES: dict[str, Callable[[World], dict]] = {
     **{f"checkout.{name}": lambda w: {"line_id": w.cart_line_a} for name in (
         "update_line", "remove_line", "keep_line", "swap_line")},
     "checkout.confirmation": lambda w: {"number": w.order_a},
+    "api.order": lambda w: {"number": w.order_a},
     "rep.order_status": lambda w: {"number": w.order_a},
     "rep.add_note": lambda w: {"company_id": w.company_a},
     "rep.order_for": lambda w: {"company_id": w.company_a},
     "account.remove_card": lambda w: {"card_id": w.card_a},
+    "account.revoke_api_key": lambda w: {"key_id": w.api_key_a},
     **{f"rep.{name}": lambda w: {"company_id": w.company_a} for name in (
         "credit_page", "grant_credit_exception", "set_charge_policy")},
     "rep.record_payment": lambda w: {"invoice_id": w.invoice_a},

@@ -110,6 +110,10 @@ EXPECTATIONS: dict[str, Expect] = {
     "account.retry_refunds": Expect(ADMIN, {"POST": 302}),
     # Stripe's webhook: public, and refused without a valid signature (whoever sends it).
     "payments.stripe_webhook": Expect(None, {"POST": 400}),
+    # The ordering API authenticates by API key, not by the session: public here, and without a key
+    # (signed in or not) every request is refused 401 (tests/integration/test_api_orders*.py).
+    "api.place_order": Expect(None, {"POST": 401}),
+    "api.order": Expect(None, {"GET": 401}),
     "rep.credit_page": Expect(STAFF, {"GET": 200}, outside=("rep_b",)),
     "rep.grant_credit_exception": Expect(STAFF, {"POST": 422}, outside=("rep_b",)),
     "rep.record_payment": Expect(STAFF, {"POST": 422}, outside=("rep_b",)),
@@ -207,6 +211,10 @@ EXPECTATIONS: dict[str, Expect] = {
                                         outside=("buyer_b", "rep_a", "rep_b", "admin")),
     "account.read_all_notifications": Expect(EVERYONE, {"POST": 302}),
     "account.notification_settings": Expect(EVERYONE, {"GET": 200, "POST": 302}),
+    # API keys (the ordering API): a buyer's own; a create form without a name is refused, and buyer A's
+    # key is out of everyone else's reach.
+    "account.api_keys_page": Expect(BUYER, {"GET": 200, "POST": 422}),
+    "account.revoke_api_key": Expect(BUYER, {"POST": 302}, outside=("buyer_b",)),
 }
 
 

@@ -187,6 +187,8 @@ VALID_POSTS = {
     "account.read_notification": ("buyer_a", lambda w: {}),
     "account.read_all_notifications": ("buyer_a", lambda w: {}),
     "account.notification_settings": ("buyer_a", lambda w: {"orders": "y", "stock": "y"}),
+    "account.api_keys_page": ("buyer_a", lambda w: {"name": "ERP production"}),
+    "account.revoke_api_key": ("buyer_a", lambda w: {}),
     **ADMIN_VALID_POSTS,
 }
 #: POSTs whose valid data depends on a page's signed state, so "accepted with a token" is tested elsewhere.
@@ -200,7 +202,9 @@ NEEDS_PAGE_STATE = {"checkout.place", "account.save_card",
                     # Need a shipment waiting for payment (tests/web/test_shipment_payment_pages.py).
                     "admin.ship_planned", "admin.cancel_planned"}
 #: POSTs that cannot carry our CSRF token (Stripe sends them): a valid signature protects them instead.
-CSRF_EXEMPT = {"payments.stripe_webhook"}
+#: The ordering API is sent by a buyer's own system with an API key, never by a browser on its own: the key
+#: protects it, and the session cookie counts for nothing there.
+CSRF_EXEMPT = {"payments.stripe_webhook", "api.place_order"}
 
 
 def _post_routes():
@@ -216,6 +220,23 @@ def test_the_csrf_exempt_webhook_refuses_an_unsigned_post_and_changes_nothing(ap
         response = client.post("/stripe/webhook", data=b'{"id": "evt_1", "type": "x"}',
                                content_type="application/json")
         assert response.status_code == 400
+    assert db_snapshot() == before
+
+
+def test_the_csrf_exempt_api_ignores_the_session_cookie_and_changes_nothing(app, world, client_for):
+    """A cross-site request rides on the buyer's cookie, not on an API key: it is refused, as JSON."""
+    clients = [client_for(persona) for persona in ("anonymous", "buyer_a")]
+    before = db_snapshot()
+    for client in clients:
+        as_json = client.post(url_of(app, "api.place_order", world),
+                              json={"lines": [{"sku": world.sku, "quantity": 1}]},
+                              headers={"Idempotency-Key": "cross-site-1"})
+        as_form = client.post(url_of(app, "api.place_order", world),
+                              data={"lines": world.sku, "csrf_token": "forged"})
+        for response in (as_json, as_form):
+            assert response.status_code == 401
+            assert response.headers["WWW-Authenticate"].startswith("Bearer")
+            assert response.json["error"]
     assert db_snapshot() == before
 
 
@@ -293,4 +314,6 @@ def test_every_page_is_scanned_for_inline_code(app, world, client_for):
                                url_of(app, "admin.purchase_order_pdf", world),
                                url_of(app, "admin.packing_slip", world),
                                url_of(app, "account.packing_slip", world),
-                               url_of(app, "account.invoice_pdf", world)}
+                               url_of(app, "account.invoice_pdf", world),
+                               # The ordering API answers JSON (and, without an API key, 401).
+                               url_of(app, "api.order", world)}

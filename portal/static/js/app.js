@@ -4,7 +4,9 @@ document.addEventListener("click", (event) => {
   if (!button) return;
   const target = document.getElementById(button.dataset.copyTarget);
   if (!target || !navigator.clipboard) return;
-  navigator.clipboard.writeText(target.textContent.trim()).then(() => {
+  // A read-only input holds its text in value; any other element in its text.
+  const text = target instanceof HTMLInputElement ? target.value : target.textContent;
+  navigator.clipboard.writeText(text.trim()).then(() => {
     const status = document.getElementById(button.dataset.copyStatus);
     if (status) status.textContent = "Copied.";
   });

@@ -1,0 +1,103 @@
+"""The JSON ordering API: a buyer's own system (ERP, EDI gateway) places and reads orders.
+
+Authenticated by an API key the buyer created (``Authorization: Bearer nwk_...``), not by the session
+cookie, so there is no CSRF token to send: a browser never attaches the key on its own. Every answer is
+JSON, errors included. The contract is in the README ("Ordering API").
+"""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, current_app, jsonify, request, url_for
+
+from portal.access import public
+from portal.clock import today
+from portal.domain.order_request import Problem, parse_order_request, storable, valid_idempotency_key
+from portal.extensions import csrf
+from portal.services import api_orders
+from portal.services.api_keys import hash_key
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)
+
+#: Largest request body read (an order of 200 long lines is about 30 KB).
+MAX_BODY = 256 * 1024
+
+
+def _error(status: int, message: str, problems: list[Problem] | None = None, **headers):
+    body = {"error": message}
+    if problems is not None:
+        body["problems"] = [p.as_json() for p in problems]
+    response = jsonify(body)
+    response.status_code = status
+    response.headers.update(headers)
+    return response
+
+
+def _buyer():
+    """(the key's buyer, None) or (None, the error response)."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        return None, _error(401, "Send your API key as: Authorization: Bearer <key>.",
+                            **{"WWW-Authenticate": 'Bearer realm="orders"'})
+    buyer, why = api_orders.buyer_for_key(hash_key(key.strip()))
+    if why == "unknown":
+        return None, _error(401, "This API key is not valid (unknown or revoked).",
+                            **{"WWW-Authenticate": 'Bearer realm="orders", error="invalid_token"'})
+    if why == "forbidden":
+        return None, _error(403, "This API key's user cannot place orders (not an active buyer of an active "
+                                 "company).")
+    return buyer, None
+
+
+def _order_response(view: api_orders.OrderView, status: int):
+    body = view.as_json()
+    body["url"] = url_for("account.order", number=view.number, _external=True)
+    response = jsonify(body)
+    response.status_code = status
+    response.headers["Location"] = url_for("api.order", number=view.number)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/orders")
+@public  # authenticated by API key below, not by session
+def place_order():
+    buyer, refused = _buyer()
+    if refused is not None:
+        return refused
+    key = request.headers.get("Idempotency-Key", "")
+    if not valid_idempotency_key(key):
+        return _error(400, "Send an Idempotency-Key header (1 to 100 visible ASCII characters, e.g. a UUID): "
+                           "repeating a request with the same key returns the same order.")
+    if (request.content_length or 0) > MAX_BODY:
+        return _error(413, f"The body is larger than {MAX_BODY // 1024} KB.")
+    try:
+        body = json.loads(request.get_data(cache=False))
+    except (ValueError, RecursionError):  # RecursionError: a body nested thousands of levels deep
+        return _error(400, "The body is not valid JSON.")
+    order, problems = parse_order_request(body, today())
+    if order is None:
+        return _error(400, "The order was not placed: the request is not valid.", problems)
+    try:
+        view, created = api_orders.place(buyer, key, order, today())
+    except api_orders.OrderRefused as refusal:
+        return _error(422, str(refusal), refusal.problems)
+    if created:
+        current_app.logger.info("API order %s placed by user %s", view.number, buyer.user_id)
+    return _order_response(view, 201 if created else 200)
+
+
+@bp.get("/orders/<number>")
+@public  # authenticated by API key below, not by session
+def order(number: str):
+    buyer, refused = _buyer()
+    if refused is not None:
+        return refused
+    found = api_orders.order_of_company(buyer.company_id, number) \
+        if len(number) <= 20 and storable(number) else None
+    if found is None:
+        return _error(404, "No order with this number for your company.")
+    return _order_response(api_orders.view_of(found), 200)

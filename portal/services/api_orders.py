@@ -1,0 +1,425 @@
+"""Orders placed by a buyer's own system through the JSON API: one request, one transaction.
+
+The same rules as the checkout (``portal.services.ordering``), from the same pure planning code
+(``portal.domain.checkout``, ``goodwill``, ``eta``): products and stock rows are locked in product-id
+order, every rule is checked against live stock, available units are allocated and the rest backordered
+where the policy allows, with ETAs, deadlines, prices, goodwill and the credit limit, and the confirmation
+is queued in the outbox — all committed once. There is no review page, so a line whose ETA misses its
+deadline is refused unless the request accepts it (``accept_late``), and every problem is reported.
+
+Built for throughput (issue 4's target is measured on this path, ``bench/bench_checkout.py``): plain
+rows and Core statements instead of ORM objects, a fixed number of statements whatever the line count,
+reads that need no lock before the locks, and the lock held only for the plan, the writes and the commit.
+
+The request's ``Idempotency-Key`` becomes the order's one-time checkout token (per user), claimed first
+with "insert ... on conflict do nothing": a repeated request returns the order the first one made.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from portal.database import write_transaction
+from portal.domain.checkout import LineRequest, PlanLine, blocking_problems
+from portal.domain.checkout import plan as plan_lines
+from portal.domain.display import order_split
+from portal.domain.goodwill import Adjustment, adjustments_for
+from portal.domain.order_request import OrderRequest, Problem
+from portal.extensions import db
+from portal.models import (
+    Address,
+    ApiKey,
+    Company,
+    Order,
+    OrderAdjustment,
+    OrderLine,
+    PriceList,
+    Product,
+    Stock,
+    User,
+    Vendor,
+)
+from portal.models.base import utcnow
+from portal.services import ServiceError, credit, notifications
+from portal.services.ordering import confirmation_payload, goodwill_rules, product_states
+from portal.services.pricing import PriceBook
+
+
+@dataclass(frozen=True, slots=True)
+class ApiBuyer:
+    """Who the API key belongs to (read with the key in one query)."""
+
+    user_id: int
+    email: str
+    name: str
+    company_id: int
+    company_name: str
+
+
+class OrderRefused(ServiceError):
+    """The order breaks a rule as things stand; nothing was written. ``problems`` lists every reason."""
+
+    def __init__(self, problems: list[Problem]):
+        super().__init__("The order was not placed.")
+        self.problems = problems
+
+
+@dataclass(frozen=True, slots=True)
+class LineView:
+    sku: str
+    name: str
+    quantity: int
+    allocated: int
+    backordered: int
+    eta: date | None
+    eta_estimated: bool
+    need_by: date | None
+    hidden: bool
+    unit_price: Decimal
+    line_total: Decimal
+    shipped: int = 0
+    cancelled: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class OrderView:
+    """An order as the API returns it (built from the plan just placed, or read back from the tables)."""
+
+    number: str
+    status: str
+    placed_at: datetime
+    po_reference: str
+    need_by: date | None
+    shipping_preference: str
+    ship_to: str
+    lines: tuple[LineView, ...]
+    adjustments: tuple[tuple[str | None, str, Decimal], ...]
+    subtotal: Decimal
+    adjustments_total: Decimal
+    total: Decimal
+
+    def as_json(self) -> dict:
+        lines = []
+        for line in self.lines:
+            split = order_split(line.allocated, line.backordered, line.eta, line.eta_estimated, line.need_by,
+                                line.hidden)
+            lines.append({
+                "sku": line.sku, "name": line.name, "quantity": line.quantity,
+                "ships_now": split.ships_now, "backordered": split.backordered, "eta": _iso(split.eta_date),
+                "eta_estimated": split.eta_estimated, "need_by": _iso(line.need_by), "late": split.late,
+                "shipped": line.shipped, "cancelled": line.cancelled, "unit_price": str(line.unit_price),
+                "line_total": str(line.line_total),
+            })
+        return {
+            "number": self.number, "status": self.status, "placed_at": _utc(self.placed_at).isoformat(),
+            "po_reference": self.po_reference, "need_by": _iso(self.need_by),
+            "shipping_preference": self.shipping_preference, "ship_to": self.ship_to, "lines": lines,
+            "adjustments": [{"sku": sku, "description": text, "amount": str(amount)}
+                            for sku, text, amount in self.adjustments],
+            "subtotal": str(self.subtotal), "adjustments_total": str(self.adjustments_total),
+            "total": str(self.total),
+        }
+
+
+def _utc(moment: datetime) -> datetime:
+    """SQLite gives back naive datetimes; every stored moment is UTC (``utcnow``)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def checkout_token(user_id: int, idempotency_key: str) -> str:
+    """The order's one-time token for a client's key: per user, so two buyers' keys never collide."""
+    digest = hashlib.sha256(f"{user_id}:{idempotency_key}".encode("utf-8", "surrogatepass")).hexdigest()
+    return f"api-{digest[:60]}"
+
+
+# --- statements (built once; Core statements on the tables, plain rows) ---------------------------------
+
+_products, _vendors, _stock = Product.__table__.c, Vendor.__table__.c, Stock.__table__.c
+_companies, _lists, _addresses = Company.__table__.c, PriceList.__table__.c, Address.__table__.c
+_orders = Order.__table__
+
+_PRODUCTS = (
+    select(_products.id, _products.sku, _products.name, _products.price, _products.active,
+           _products.backorder_policy, _products.backorder_cap, _products.backorder_visibility,
+           _products.stock_display, _products.low_stock_threshold, _products.order_minimum,
+           _products.order_multiple, _products.lead_time_days,
+           _vendors.lead_time_days.label("vendor_lead_time_days"))
+    .join_from(Product.__table__, Vendor.__table__, _vendors.id == _products.vendor_id)
+    .where(_products.sku.in_(bindparam("skus", expanding=True)))
+)
+_COMPANY = (select(_companies.id, _companies.credit_limit, _companies.payment_terms,
+                   _lists.id.label("price_list_id"), _lists.discount_percent)
+            .join_from(Company.__table__, PriceList.__table__, _lists.id == _companies.price_list_id,
+                       isouter=True)
+            .where(_companies.id == bindparam("company_id")))
+_LOCK_COMPANY = (select(_companies.id).where(_companies.id == bindparam("company_id"))
+                 .with_for_update(key_share=True))
+_LOCK_PRODUCTS = (select(_products.id).where(_products.id.in_(bindparam("ids", expanding=True)))
+                  .order_by(_products.id).with_for_update(key_share=True))
+#: Each product row, then its stock rows, in product-id order: one round trip for the locks. Every
+#: transaction that locks both takes a product's row before its stock rows and products in id order, so
+#: this order (P1, S1, P2, S2) and the checkout's (P1, P2, S1, S2) cannot wait on each other in a cycle.
+_LOCK_PRODUCTS_AND_STOCK = (
+    select(_stock.id, _stock.product_id, _stock.on_hand, _stock.allocated)
+    .join_from(Product.__table__, Stock.__table__, _stock.product_id == _products.id)
+    .where(_products.id.in_(bindparam("ids", expanding=True)))
+    .order_by(_products.id, _stock.warehouse_id).with_for_update(key_share=True))
+_ADDRESS_COLUMNS = (_addresses.id, _addresses.label, _addresses.line1, _addresses.line2, _addresses.city,
+                    _addresses.region, _addresses.postal_code, _addresses.country)
+_DEFAULT_ADDRESS = (select(*_ADDRESS_COLUMNS).where(_addresses.company_id == bindparam("company_id"))
+                    .order_by(_addresses.is_default_shipping.desc(), _addresses.id).limit(1))
+_CHOSEN_ADDRESS = select(*_ADDRESS_COLUMNS).where(_addresses.company_id == bindparam("company_id"),
+                                                  _addresses.id == bindparam("address_id"))
+_STOCK_ALLOCATED = (update(Stock.__table__).where(_stock.id == bindparam("stock_id"))
+                    .values(allocated=bindparam("new_allocated")))
+_ORDER_PLACED = (update(_orders).where(_orders.c.id == bindparam("order_id"))
+                 .values(number=bindparam("number"), ship_to_text=bindparam("ship_to"),
+                         subtotal=bindparam("subtotal"), adjustments_total=bindparam("adjusted"),
+                         total=bindparam("total")))
+_order_lines = OrderLine.__table__
+#: One statement on both databases (rows are matched back by product, so their order does not matter:
+#: asking SQLAlchemy to keep it makes SQLite insert them one by one).
+_LINE_INSERT = _order_lines.insert().returning(_order_lines.c.id, _order_lines.c.product_id)
+
+
+def _claim_statement(dialect):
+    return (dialect.insert(_orders)
+            .values(number=bindparam("number"), checkout_token=bindparam("token"),
+                    company_id=bindparam("company_id"), placed_by_id=bindparam("user_id"),
+                    placed_at=bindparam("placed_at"), status="open", po_reference=bindparam("po_reference"),
+                    need_by=bindparam("need_by"), shipping_preference=bindparam("shipping_preference"),
+                    payment_method="on_account", ship_to_text="", subtotal=0, adjustments_total=0, total=0)
+            .on_conflict_do_nothing(index_elements=["checkout_token"]).returning(_orders.c.id))
+
+
+_CLAIM = {"postgresql": _claim_statement(postgresql), "sqlite": _claim_statement(sqlite)}
+
+
+def _claim(session, buyer: ApiBuyer, token: str, request: OrderRequest, placed_at: datetime) -> int | None:
+    return session.execute(_CLAIM[session.get_bind().dialect.name], {
+        "number": f"T{token[4:23]}", "token": token, "company_id": buyer.company_id, "user_id": buyer.user_id,
+        "placed_at": placed_at, "po_reference": request.po_reference, "need_by": request.need_by,
+        "shipping_preference": request.shipping_preference}).scalar_one_or_none()
+
+
+def _line_problems(lines: list[PlanLine], number_of: dict[int, int]) -> list[Problem]:
+    found = []
+    for line, message in blocking_problems(lines):
+        if line.needs_decision:
+            message = message if message in line.problems else (
+                f"Arrives {line.eta.date.isoformat()}, after its need-by date {line.need_by.isoformat()}: "
+                "send accept_late: true to keep it with the later date, or leave the line out.")
+        found.append(Problem(message, number_of[line.product_id], line.sku))
+    return found
+
+
+def place(buyer: ApiBuyer, idempotency_key: str, request: OrderRequest,
+          today: date) -> tuple[OrderView, bool]:
+    """Place the order; returns (the order, True) — or (the order the key made before, False).
+
+    Raises OrderRefused with every problem when the order breaks a rule; nothing is written then.
+
+    Reads that decide nothing under contention (products, prices, goodwill rules, the address) come
+    before the locks; then the company row (its exposure is read under that lock), then products and
+    stock rows in product-id order — the order every service that locks both uses — so the hot rows
+    are held only for the plan, the writes and the commit."""
+    token = checkout_token(buyer.user_id, idempotency_key)
+    with write_transaction() as session:
+        placed_at = utcnow()
+        order_id = _claim(session, buyer, token, request, placed_at)
+        if order_id is None:
+            existing = session.scalar(select(Order).where(Order.checkout_token == token))
+            return view_of(existing), False
+        number_of = {line.sku: n for n, line in enumerate(request.lines, start=1)}
+        found = {row.sku: row for row in session.execute(_PRODUCTS, {"skus": list(number_of)})}
+        problems = [Problem(f"Unknown SKU {sku}: check it against the catalog.", n, sku)
+                    for sku, n in number_of.items() if sku not in found]
+        products = sorted(found.values(), key=lambda row: row.id)
+        ids = [p.id for p in products]
+        company = session.execute(_COMPANY, {"company_id": buyer.company_id}).one()
+        book = PriceBook(_ListRef(company.price_list_id, company.discount_percent)
+                         if company.price_list_id else None)
+        address = session.execute(
+            _CHOSEN_ADDRESS if request.ship_to_address_id else _DEFAULT_ADDRESS,
+            {"company_id": buyer.company_id, "address_id": request.ship_to_address_id}).first()
+        if address is None:
+            problems.append(Problem("ship_to_address_id is not one of your addresses."
+                                    if request.ship_to_address_id else
+                                    "Your company has no shipping address: add one under My company."))
+        rules = goodwill_rules(session)
+        priced = book.unit_prices(products), book.breaks(ids)
+        on_account = company.payment_terms != "card_only"
+        if not on_account:
+            problems.append(Problem("Your account pays by card, and the API places orders on account only: "
+                                    "order on the website, or ask your sales rep about terms."))
+        # Locks: the company row (then its exposure), then products and stock rows in product-id order.
+        session.execute(_LOCK_COMPANY, {"company_id": buyer.company_id})
+        exposure = credit.exposure(buyer.company_id, order_id) if on_account and not problems else None
+        available: dict[int, int] = {}
+        stock_rows = []
+        if ids:
+            stock_rows = [row for row in session.execute(_LOCK_PRODUCTS_AND_STOCK, {"ids": ids})
+                          if row.id is not None]
+            if len({row.product_id for row in stock_rows}) < len(ids):  # products with no stock row
+                session.execute(_LOCK_PRODUCTS, {"ids": ids})
+            for row in stock_rows:
+                available[row.product_id] = available.get(row.product_id, 0) + row.on_hand - row.allocated
+        by_sku = {line.sku: line for line in request.lines}
+        wanted = {p.id: by_sku[p.sku].quantity for p in products}
+        states = product_states(products, wanted, available, book, today, priced)
+        requests = [LineRequest(p.id, by_sku[p.sku].quantity, by_sku[p.sku].need_by or request.need_by,
+                                by_sku[p.sku].accept_late) for p in products]
+        lines = plan_lines(requests, states)
+        problems += _line_problems(lines, {p.id: number_of[p.sku] for p in products})
+        adjustments = adjustments_for(lines, rules, today)
+        subtotal = sum((line.line_total for line in lines), Decimal("0.00"))
+        adjusted = sum((a.amount for a in adjustments), Decimal("0.00"))
+        total = subtotal + adjusted
+        check = None
+        if exposure is not None and not problems:
+            check = credit.check_against(company, exposure, total)
+            if not check.allowed:
+                problems.append(Problem(credit.over_limit_message(check)))
+        if problems:
+            raise OrderRefused(sorted(problems, key=lambda p: (p.line or 0)))
+        number = f"SO-{order_id:05d}"
+        ship_to = f"{address.label}: {Address.one_line(address)}"
+        session.execute(_ORDER_PLACED, {"order_id": order_id, "number": number, "ship_to": ship_to,
+                                        "subtotal": subtotal, "adjusted": adjusted, "total": total})
+        line_ids = _write_lines(session, order_id, lines)
+        _allocate(session, stock_rows, lines)
+        _write_adjustments(session, order_id, line_ids, adjustments)
+        if check is not None and check.exception_id is not None and check.over_by > 0:
+            credit.use_exception(session, _Actor(buyer.user_id), check.exception_id, order_id)
+        payload = confirmation_payload(number, buyer.company_name, total, lines)
+        notifications.notify_many(session, [(_Recipient(buyer.user_id, buyer.email), "order_confirmed",
+                                             {**payload, "placed_by": buyer.name})])
+        backordered = [line.product_id for line in lines if line.backorder]
+        if backordered:
+            from portal.services.purchasing import add_backorders_to_drafts
+
+            add_backorders_to_drafts(session, backordered, today)
+    view = OrderView(number, "open", placed_at, request.po_reference, request.need_by,
+                     request.shipping_preference, ship_to, tuple(_line_view(line) for line in lines),
+                     tuple((_sku_of(lines, a), a.description, a.amount) for a in adjustments),
+                     subtotal, adjusted, total)
+    return view, True
+
+
+@dataclass(frozen=True, slots=True)
+class _Recipient:
+    id: int
+    email: str
+
+
+@dataclass(frozen=True, slots=True)
+class _ListRef:
+    """What ``PriceBook`` needs of a price list."""
+
+    id: int
+    discount_percent: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class _Actor:
+    id: int
+
+
+def _sku_of(lines: list[PlanLine], adjustment: Adjustment) -> str:
+    return next(line.sku for line in lines if line.product_id == adjustment.product_id)
+
+
+def _line_view(line: PlanLine) -> LineView:
+    return LineView(line.sku, line.name, line.quantity, line.allocate, line.backorder,
+                    line.eta.date if line.eta and line.backorder else None,
+                    bool(line.eta and line.backorder and line.eta.estimated), line.need_by, line.hidden,
+                    line.unit_price, line.line_total)
+
+
+def _write_lines(session, order_id: int, lines: list[PlanLine]) -> dict[int, int]:
+    """Insert the order lines in one statement; returns their ids by product."""
+    rows = [{"order_id": order_id, "product_id": line.product_id, "sku": line.sku, "name": line.name,
+             "quantity": line.quantity, "allocated": line.allocate, "backordered": line.backorder,
+             "shipped": 0, "cancelled": 0, "unit_price": line.unit_price, "line_total": line.line_total,
+             "eta": line.eta.date if line.eta and line.backorder else None,
+             "eta_estimated": bool(line.eta and line.backorder and line.eta.estimated),
+             "need_by": line.need_by, "accepted_late": line.late and line.accept_late,
+             "backorder_hidden": line.hidden, "priority": 0}
+            for line in lines]
+    result = session.execute(_LINE_INSERT, rows)
+    return {product_id: line_id for line_id, product_id in result}
+
+
+def _allocate(session, stock_rows: list, lines: list[PlanLine]) -> None:
+    """Promise each line's allocated units from its product's stock rows, warehouse by warehouse: one
+    executemany over the rows that change."""
+    need = {line.product_id: line.allocate for line in lines}
+    changes = []
+    for row in stock_rows:
+        take = min(need.get(row.product_id, 0), row.on_hand - row.allocated)
+        if take > 0:
+            changes.append({"stock_id": row.id, "new_allocated": row.allocated + take})
+            need[row.product_id] -= take
+    assert not any(need.values()), "allocation exceeded the locked stock"  # the plan used the same rows
+    if changes:
+        session.execute(_STOCK_ALLOCATED, changes)
+
+
+def _write_adjustments(session, order_id: int, line_ids: dict[int, int],
+                       adjustments: list[Adjustment]) -> None:
+    if adjustments:
+        session.execute(OrderAdjustment.__table__.insert(), [
+            {"order_id": order_id, "order_line_id": line_ids[a.product_id], "kind": "goodwill_rule",
+             "rule_id": a.rule_id, "description": a.description, "amount": a.amount, "reason": "",
+             "status": "approved", "created_at": utcnow()} for a in adjustments])
+
+
+# --- reading -----------------------------------------------------------------------------------------
+
+def view_of(order: Order) -> OrderView:
+    """An order read back from the tables (a repeated request, or GET /api/v1/orders/<number>)."""
+    sku_of_line = {line.id: line.sku for line in order.lines}
+    return OrderView(
+        order.number, order.status, order.placed_at, order.po_reference, order.need_by,
+        order.shipping_preference, order.ship_to_text,
+        tuple(LineView(line.sku, line.name, line.quantity, line.allocated, line.backordered, line.eta,
+                       line.eta_estimated, line.need_by, line.backorder_hidden, line.unit_price,
+                       line.line_total, line.shipped, line.cancelled) for line in order.lines),
+        tuple((sku_of_line.get(a.order_line_id), a.description, a.amount) for a in order.adjustments
+              if a.status == "approved"),
+        order.subtotal, order.adjustments_total, order.total)
+
+
+def order_of_company(company_id: int, number: str) -> Order | None:
+    return db.session.scalar(select(Order).where(Order.company_id == company_id, Order.number == number))
+
+
+_users, _keys = User.__table__.c, ApiKey.__table__.c
+_BUYER_OF_KEY = (
+    select(_users.id, _users.email, _users.name, _users.role, _users.active,
+           _companies.id.label("company_id"), _companies.name.label("company_name"),
+           _companies.active.label("company_active"))
+    .join_from(ApiKey.__table__, User.__table__, _users.id == _keys.user_id)
+    .join_from(User.__table__, Company.__table__, _companies.id == _users.company_id, isouter=True)
+    .where(_keys.key_hash == bindparam("key_hash"), _keys.revoked_at.is_(None)))
+
+
+def buyer_for_key(key_hash: str) -> tuple[ApiBuyer | None, str | None]:
+    """The buyer an API key belongs to: (buyer, None), or (None, why not) — "unknown" for a key that is
+    not (or no longer) valid, "forbidden" for a key whose user may not order."""
+    row = db.session.execute(_BUYER_OF_KEY, {"key_hash": key_hash}).first()
+    if row is None:
+        return None, "unknown"
+    if not row.active or row.role != "buyer" or row.company_id is None or not row.company_active:
+        return None, "forbidden"
+    return ApiBuyer(row.id, row.email, row.name, row.company_id, row.company_name), None
