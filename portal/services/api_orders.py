@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from portal.database import write_transaction
@@ -157,11 +157,26 @@ _PRODUCTS = (
     .join_from(Product.__table__, Vendor.__table__, _vendors.id == _products.vendor_id)
     .where(_products.sku.in_(bindparam("skus", expanding=True)))
 )
-_COMPANY = (select(_companies.id, _companies.credit_limit, _companies.payment_terms,
-                   _lists.id.label("price_list_id"), _lists.discount_percent)
-            .join_from(Company.__table__, PriceList.__table__, _lists.id == _companies.price_list_id,
-                       isouter=True)
-            .where(_companies.id == bindparam("company_id")))
+_ADDRESS_COLUMNS = (_addresses.id.label("address_id"), _addresses.label, _addresses.line1, _addresses.line2,
+                    _addresses.city, _addresses.region, _addresses.postal_code, _addresses.country)
+
+
+def _company_statement(chosen_address: bool):
+    """The company's credit terms, its price list and the ship-to address (the one asked for, or the
+    default one: the first by ``is_default_shipping``) in one statement."""
+    address_of = _addresses.company_id == _companies.id
+    if chosen_address:
+        address_of = and_(address_of, _addresses.id == bindparam("address_id"))
+    return (select(_companies.id, _companies.credit_limit, _companies.payment_terms,
+                   _lists.id.label("price_list_id"), _lists.discount_percent, *_ADDRESS_COLUMNS)
+            .select_from(Company.__table__)
+            .outerjoin(PriceList.__table__, _lists.id == _companies.price_list_id)
+            .outerjoin(Address.__table__, address_of)
+            .where(_companies.id == bindparam("company_id"))
+            .order_by(_addresses.is_default_shipping.desc(), _addresses.id).limit(1))
+
+
+_COMPANY, _COMPANY_AND_CHOSEN_ADDRESS = _company_statement(False), _company_statement(True)
 _LOCK_COMPANY = (select(_companies.id).where(_companies.id == bindparam("company_id"))
                  .with_for_update(key_share=True))
 _LOCK_PRODUCTS = (select(_products.id).where(_products.id.in_(bindparam("ids", expanding=True)))
@@ -174,12 +189,6 @@ _LOCK_PRODUCTS_AND_STOCK = (
     .join_from(Product.__table__, Stock.__table__, _stock.product_id == _products.id)
     .where(_products.id.in_(bindparam("ids", expanding=True)))
     .order_by(_products.id, _stock.warehouse_id).with_for_update(key_share=True))
-_ADDRESS_COLUMNS = (_addresses.id, _addresses.label, _addresses.line1, _addresses.line2, _addresses.city,
-                    _addresses.region, _addresses.postal_code, _addresses.country)
-_DEFAULT_ADDRESS = (select(*_ADDRESS_COLUMNS).where(_addresses.company_id == bindparam("company_id"))
-                    .order_by(_addresses.is_default_shipping.desc(), _addresses.id).limit(1))
-_CHOSEN_ADDRESS = select(*_ADDRESS_COLUMNS).where(_addresses.company_id == bindparam("company_id"),
-                                                  _addresses.id == bindparam("address_id"))
 _STOCK_ALLOCATED = (update(Stock.__table__).where(_stock.id == bindparam("stock_id"))
                     .values(allocated=bindparam("new_allocated")))
 _ORDER_PLACED = (update(_orders).where(_orders.c.id == bindparam("order_id"))
@@ -205,8 +214,8 @@ def _claim_statement(dialect):
 _CLAIM = {"postgresql": _claim_statement(postgresql), "sqlite": _claim_statement(sqlite)}
 
 
-def _claim(session, buyer: ApiBuyer, token: str, request: OrderRequest, placed_at: datetime) -> int | None:
-    return session.execute(_CLAIM[session.get_bind().dialect.name], {
+def _claim(conn, buyer: ApiBuyer, token: str, request: OrderRequest, placed_at: datetime) -> int | None:
+    return conn.execute(_CLAIM[conn.dialect.name], {
         "number": f"T{token[4:23]}", "token": token, "company_id": buyer.company_id, "user_id": buyer.user_id,
         "placed_at": placed_at, "po_reference": request.po_reference, "need_by": request.need_by,
         "shipping_preference": request.shipping_preference}).scalar_one_or_none()
@@ -235,24 +244,24 @@ def place(buyer: ApiBuyer, idempotency_key: str, request: OrderRequest,
     are held only for the plan, the writes and the commit."""
     token = checkout_token(buyer.user_id, idempotency_key)
     with write_transaction() as session:
+        conn = session.connection()  # Core statements skip the ORM session's execution layer
         placed_at = utcnow()
-        order_id = _claim(session, buyer, token, request, placed_at)
+        order_id = _claim(conn, buyer, token, request, placed_at)
         if order_id is None:
             existing = session.scalar(select(Order).where(Order.checkout_token == token))
             return view_of(existing), False
         number_of = {line.sku: n for n, line in enumerate(request.lines, start=1)}
-        found = {row.sku: row for row in session.execute(_PRODUCTS, {"skus": list(number_of)})}
+        found = {row.sku: row for row in conn.execute(_PRODUCTS, {"skus": list(number_of)})}
         problems = [Problem(f"Unknown SKU {sku}: check it against the catalog.", n, sku)
                     for sku, n in number_of.items() if sku not in found]
         products = sorted(found.values(), key=lambda row: row.id)
         ids = [p.id for p in products]
-        company = session.execute(_COMPANY, {"company_id": buyer.company_id}).one()
+        company = conn.execute(_COMPANY_AND_CHOSEN_ADDRESS if request.ship_to_address_id else _COMPANY,
+                                  {"company_id": buyer.company_id,
+                                   "address_id": request.ship_to_address_id}).one()
         book = PriceBook(_ListRef(company.price_list_id, company.discount_percent)
                          if company.price_list_id else None)
-        address = session.execute(
-            _CHOSEN_ADDRESS if request.ship_to_address_id else _DEFAULT_ADDRESS,
-            {"company_id": buyer.company_id, "address_id": request.ship_to_address_id}).first()
-        if address is None:
+        if company.address_id is None:
             problems.append(Problem("ship_to_address_id is not one of your addresses."
                                     if request.ship_to_address_id else
                                     "Your company has no shipping address: add one under My company."))
@@ -263,15 +272,16 @@ def place(buyer: ApiBuyer, idempotency_key: str, request: OrderRequest,
             problems.append(Problem("Your account pays by card, and the API places orders on account only: "
                                     "order on the website, or ask your sales rep about terms."))
         # Locks: the company row (then its exposure), then products and stock rows in product-id order.
-        session.execute(_LOCK_COMPANY, {"company_id": buyer.company_id})
+        conn.execute(_LOCK_COMPANY, {"company_id": buyer.company_id})
+        # A statement of its own, after the lock: it must see the orders committed while we waited.
         exposure = credit.exposure(buyer.company_id, order_id) if on_account and not problems else None
         available: dict[int, int] = {}
         stock_rows = []
         if ids:
-            stock_rows = [row for row in session.execute(_LOCK_PRODUCTS_AND_STOCK, {"ids": ids})
+            stock_rows = [row for row in conn.execute(_LOCK_PRODUCTS_AND_STOCK, {"ids": ids})
                           if row.id is not None]
             if len({row.product_id for row in stock_rows}) < len(ids):  # products with no stock row
-                session.execute(_LOCK_PRODUCTS, {"ids": ids})
+                conn.execute(_LOCK_PRODUCTS, {"ids": ids})
             for row in stock_rows:
                 available[row.product_id] = available.get(row.product_id, 0) + row.on_hand - row.allocated
         by_sku = {line.sku: line for line in request.lines}
@@ -293,12 +303,12 @@ def place(buyer: ApiBuyer, idempotency_key: str, request: OrderRequest,
         if problems:
             raise OrderRefused(sorted(problems, key=lambda p: (p.line or 0)))
         number = f"SO-{order_id:05d}"
-        ship_to = f"{address.label}: {Address.one_line(address)}"
-        session.execute(_ORDER_PLACED, {"order_id": order_id, "number": number, "ship_to": ship_to,
+        ship_to = f"{company.label}: {Address.one_line(company)}"
+        conn.execute(_ORDER_PLACED, {"order_id": order_id, "number": number, "ship_to": ship_to,
                                         "subtotal": subtotal, "adjusted": adjusted, "total": total})
-        line_ids = _write_lines(session, order_id, lines)
-        _allocate(session, stock_rows, lines)
-        _write_adjustments(session, order_id, line_ids, adjustments)
+        line_ids = _write_lines(conn, order_id, lines)
+        _allocate(conn, stock_rows, lines)
+        _write_adjustments(conn, order_id, line_ids, adjustments)
         if check is not None and check.exception_id is not None and check.over_by > 0:
             credit.use_exception(session, _Actor(buyer.user_id), check.exception_id, order_id)
         payload = confirmation_payload(number, buyer.company_name, total, lines)
@@ -346,7 +356,7 @@ def _line_view(line: PlanLine) -> LineView:
                     line.unit_price, line.line_total)
 
 
-def _write_lines(session, order_id: int, lines: list[PlanLine]) -> dict[int, int]:
+def _write_lines(conn, order_id: int, lines: list[PlanLine]) -> dict[int, int]:
     """Insert the order lines in one statement; returns their ids by product."""
     rows = [{"order_id": order_id, "product_id": line.product_id, "sku": line.sku, "name": line.name,
              "quantity": line.quantity, "allocated": line.allocate, "backordered": line.backorder,
@@ -356,11 +366,11 @@ def _write_lines(session, order_id: int, lines: list[PlanLine]) -> dict[int, int
              "need_by": line.need_by, "accepted_late": line.late and line.accept_late,
              "backorder_hidden": line.hidden, "priority": 0}
             for line in lines]
-    result = session.execute(_LINE_INSERT, rows)
+    result = conn.execute(_LINE_INSERT, rows)
     return {product_id: line_id for line_id, product_id in result}
 
 
-def _allocate(session, stock_rows: list, lines: list[PlanLine]) -> None:
+def _allocate(conn, stock_rows: list, lines: list[PlanLine]) -> None:
     """Promise each line's allocated units from its product's stock rows, warehouse by warehouse: one
     executemany over the rows that change."""
     need = {line.product_id: line.allocate for line in lines}
@@ -372,13 +382,13 @@ def _allocate(session, stock_rows: list, lines: list[PlanLine]) -> None:
             need[row.product_id] -= take
     assert not any(need.values()), "allocation exceeded the locked stock"  # the plan used the same rows
     if changes:
-        session.execute(_STOCK_ALLOCATED, changes)
+        conn.execute(_STOCK_ALLOCATED, changes)
 
 
-def _write_adjustments(session, order_id: int, line_ids: dict[int, int],
+def _write_adjustments(conn, order_id: int, line_ids: dict[int, int],
                        adjustments: list[Adjustment]) -> None:
     if adjustments:
-        session.execute(OrderAdjustment.__table__.insert(), [
+        conn.execute(OrderAdjustment.__table__.insert(), [
             {"order_id": order_id, "order_line_id": line_ids[a.product_id], "kind": "goodwill_rule",
              "rule_id": a.rule_id, "description": a.description, "amount": a.amount, "reason": "",
              "status": "approved", "created_at": utcnow()} for a in adjustments])

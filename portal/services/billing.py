@@ -112,36 +112,49 @@ def _live_orders():
     """The live on-account orders of the company ``:company_id`` except ``:exclude_id`` (0: none): id,
     number, the value of their lines with nothing cancelled (``whole``), their approved goodwill on
     those lines and on the order (``goodwill``), what their invoices billed (``billed``) and how many
-    lines have cancelled units (``cut``). Built once: the credit check runs it on every order."""
+    lines have cancelled units (``cut``). Set-based (each table read once, grouped by order, joined),
+    built once: the credit check runs it on every order, and a busy account has many live orders."""
     invoices_of = select(func.count(Invoice.id)).where(Invoice.order_id == Order.id).scalar_subquery()
     shipments_of = select(func.count(Shipment.id)).where(Shipment.order_id == Order.id).scalar_subquery()
-    whole = (select(func.coalesce(func.sum(OrderLine.line_total), 0))
-             .where(OrderLine.order_id == Order.id, OrderLine.cancelled == 0).scalar_subquery())
-    cut = (select(func.count(OrderLine.id))
-           .where(OrderLine.order_id == Order.id, OrderLine.cancelled > 0).scalar_subquery())
-    kept_line = select(OrderLine.id).where(OrderLine.id == OrderAdjustment.order_line_id,
-                                           OrderLine.cancelled == 0).exists()
-    goodwill = (select(func.coalesce(func.sum(OrderAdjustment.amount), 0))
-                .where(OrderAdjustment.order_id == Order.id, OrderAdjustment.status == "approved",
-                       or_(OrderAdjustment.order_line_id.is_(None), kept_line)).scalar_subquery())
-    billed = (select(func.coalesce(func.sum(Invoice.total), 0))
-              .where(Invoice.order_id == Order.id, Invoice.status != "void").scalar_subquery())
-    return (select(Order.id, Order.number, whole.label("whole"), goodwill.label("goodwill"),
-                   billed.label("billed"), cut.label("cut"))
+    live = (select(Order.id, Order.number)
             .where(Order.company_id == bindparam("company_id"), Order.id != bindparam("exclude_id"),
                    Order.payment_method == "on_account",
                    or_(Order.status.in_(("open", "partially_shipped")),
-                       and_(Order.status == "shipped", invoices_of < shipments_of))))
+                       and_(Order.status == "shipped", invoices_of < shipments_of)))
+            .cte("live"))
+    lines = (select(OrderLine.order_id,
+                    func.sum(case((OrderLine.cancelled == 0, OrderLine.line_total), else_=0)).label("whole"),
+                    func.count(case((OrderLine.cancelled > 0, 1))).label("cut"))
+             .join(live, live.c.id == OrderLine.order_id).group_by(OrderLine.order_id).subquery("lines"))
+    goodwill = (select(OrderAdjustment.order_id, func.sum(OrderAdjustment.amount).label("amount"))
+                .join(live, live.c.id == OrderAdjustment.order_id)
+                .outerjoin(OrderLine, OrderLine.id == OrderAdjustment.order_line_id)
+                .where(OrderAdjustment.status == "approved",
+                       or_(OrderAdjustment.order_line_id.is_(None), OrderLine.cancelled == 0))
+                .group_by(OrderAdjustment.order_id).subquery("goodwill"))
+    billed = (select(Invoice.order_id, func.sum(Invoice.total).label("amount"))
+              .join(live, live.c.id == Invoice.order_id).where(Invoice.status != "void")
+              .group_by(Invoice.order_id).subquery("billed"))
+    return (select(live.c.id, live.c.number, func.coalesce(lines.c.whole, 0).label("whole"),
+                   func.coalesce(goodwill.c.amount, 0).label("goodwill"),
+                   func.coalesce(billed.c.amount, 0).label("billed"),
+                   func.coalesce(lines.c.cut, 0).label("cut"))
+            .select_from(live)
+            .outerjoin(lines, lines.c.order_id == live.c.id)
+            .outerjoin(goodwill, goodwill.c.order_id == live.c.id)
+            .outerjoin(billed, billed.c.order_id == live.c.id))
 
 
-_LIVE_ORDERS = _live_orders().order_by(Order.id)
-_live = _live_orders().subquery("live")
+_LIVE_ORDERS = _live_orders().order_by("id")
+_live = _live_orders().subquery("live_orders")
 _worth = case((_live.c.whole + _live.c.goodwill > 0, _live.c.whole + _live.c.goodwill), else_=0)
-#: The uninvoiced part of the live orders without cancelled units, and how many orders have some.
-_UNINVOICED_SIMPLE = select(
-    select(func.coalesce(func.sum(case((_worth > _live.c.billed, _worth - _live.c.billed), else_=0)), 0))
-    .where(_live.c.cut == 0).scalar_subquery(),
-    select(func.count()).select_from(_live).where(_live.c.cut > 0).scalar_subquery())
+#: In one pass: the uninvoiced part of the live orders without cancelled units (``simple``), and how
+#: many live orders have cancelled units (``with_cuts``). A subquery, so ``credit`` can read it together
+#: with the other balances (and the company row's lock) in one statement.
+UNINVOICED = select(
+    func.coalesce(func.sum(case((and_(_live.c.cut == 0, _worth > _live.c.billed), _worth - _live.c.billed),
+                                else_=0)), 0).label("simple"),
+    func.count(case((_live.c.cut > 0, 1))).label("with_cuts")).subquery("uninvoiced")
 _CUT_ORDERS = select(_live.c.id, _live.c.whole, _live.c.goodwill, _live.c.billed).where(_live.c.cut > 0)
 
 
@@ -152,11 +165,15 @@ def _bound(company_id: int, exclude_order_id: int | None) -> dict[str, int]:
 def uninvoiced_total(company_id: int, exclude_order_id: int | None = None) -> Decimal:
     """The sum of :func:`uninvoiced_orders`, with the orders that have no cancelled units added up by
     the database (a busy account's credit check reads one row, not one per live order)."""
-    bound = _bound(company_id, exclude_order_id)
-    simple, with_cuts = db.session.execute(_UNINVOICED_SIMPLE, bound).one()
+    simple, with_cuts = db.session.execute(select(UNINVOICED), _bound(company_id, exclude_order_id)).one()
+    return uninvoiced_total_from(simple, with_cuts, company_id, exclude_order_id)
+
+
+def uninvoiced_total_from(simple, with_cuts: int, company_id: int, exclude_order_id: int | None) -> Decimal:
+    """:func:`uninvoiced_total` from a row of :data:`UNINVOICED` already read."""
     total = _cents(simple)
     if with_cuts:
-        cut_orders = db.session.execute(_CUT_ORDERS, bound).all()
+        cut_orders = db.session.execute(_CUT_ORDERS, _bound(company_id, exclude_order_id)).all()
         cut_values = _cancelled_lines_values([row.id for row in cut_orders])
         for order_id, whole_value, goodwill_value, billed_value in cut_orders:
             worth = rules.billable([_cents(whole_value), _cents(goodwill_value), cut_values[order_id]], ZERO)
