@@ -13,7 +13,7 @@ from flask import Blueprint, current_app, jsonify, request, url_for
 
 from portal.access import public
 from portal.clock import today
-from portal.domain.order_request import Problem, parse_order_request, storable, valid_idempotency_key
+from portal.domain.order_request import Problem, storable, valid_idempotency_key
 from portal.extensions import csrf
 from portal.services import api_orders
 from portal.services.api_keys import hash_key
@@ -35,21 +35,29 @@ def _error(status: int, message: str, problems: list[Problem] | None = None, **h
     return response
 
 
-def _buyer():
-    """(the key's buyer, None) or (None, the error response)."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, key = header.partition(" ")
+def _key_hash():
+    """(the hash of the key sent, None) or (None, the 401 response when none is sent)."""
+    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         return None, _error(401, "Send your API key as: Authorization: Bearer <key>.",
                             **{"WWW-Authenticate": 'Bearer realm="orders"'})
-    buyer, why = api_orders.buyer_for_key(hash_key(key.strip()))
+    return hash_key(key.strip()), None
+
+
+def _refused_key(why: str):
     if why == "unknown":
-        return None, _error(401, "This API key is not valid (unknown or revoked).",
-                            **{"WWW-Authenticate": 'Bearer realm="orders", error="invalid_token"'})
-    if why == "forbidden":
-        return None, _error(403, "This API key's user cannot place orders (not an active buyer of an active "
-                                 "company).")
-    return buyer, None
+        return _error(401, "This API key is not valid (unknown or revoked).",
+                      **{"WWW-Authenticate": 'Bearer realm="orders", error="invalid_token"'})
+    return _error(403, "This API key's user cannot place orders (not an active buyer of an active company).")
+
+
+def _buyer():
+    """(the key's buyer, None) or (None, the error response)."""
+    key_hash, refused = _key_hash()
+    if refused is not None:
+        return None, refused
+    buyer, why = api_orders.buyer_for_key(key_hash)
+    return (buyer, None) if buyer is not None else (None, _refused_key(why))
 
 
 def _order_response(view: api_orders.OrderView, status: int):
@@ -65,7 +73,8 @@ def _order_response(view: api_orders.OrderView, status: int):
 @bp.post("/orders")
 @public  # authenticated by API key below, not by session
 def place_order():
-    buyer, refused = _buyer()
+    # The key itself is checked inside the order's transaction (one connection, one commit).
+    key_hash, refused = _key_hash()
     if refused is not None:
         return refused
     key = request.headers.get("Idempotency-Key", "")
@@ -78,15 +87,16 @@ def place_order():
         body = json.loads(request.get_data(cache=False))
     except (ValueError, RecursionError):  # RecursionError: a body nested thousands of levels deep
         return _error(400, "The body is not valid JSON.")
-    order, problems = parse_order_request(body, today())
-    if order is None:
-        return _error(400, "The order was not placed: the request is not valid.", problems)
     try:
-        view, created = api_orders.place(buyer, key, order, today())
+        view, created = api_orders.place(key_hash, key, body, today())
+    except api_orders.KeyRefused as refusal:
+        return _refused_key(refusal.why)
+    except api_orders.RequestInvalid as invalid:
+        return _error(400, str(invalid), invalid.problems)
     except api_orders.OrderRefused as refusal:
         return _error(422, str(refusal), refusal.problems)
     if created:
-        current_app.logger.info("API order %s placed by user %s", view.number, buyer.user_id)
+        current_app.logger.info("API order %s placed", view.number)
     return _order_response(view, 201 if created else 200)
 
 

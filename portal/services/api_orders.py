@@ -18,6 +18,7 @@ with "insert ... on conflict do nothing": a repeated request returns the order t
 from __future__ import annotations
 
 import hashlib
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -30,7 +31,7 @@ from portal.domain.checkout import LineRequest, PlanLine, blocking_problems
 from portal.domain.checkout import plan as plan_lines
 from portal.domain.display import order_split
 from portal.domain.goodwill import Adjustment, adjustments_for
-from portal.domain.order_request import OrderRequest, Problem
+from portal.domain.order_request import OrderRequest, Problem, parse_order_request
 from portal.extensions import db
 from portal.models import (
     Address,
@@ -232,93 +233,142 @@ def _line_problems(lines: list[PlanLine], number_of: dict[int, int]) -> list[Pro
     return found
 
 
-def place(buyer: ApiBuyer, idempotency_key: str, request: OrderRequest,
-          today: date) -> tuple[OrderView, bool]:
-    """Place the order; returns (the order, True) — or (the order the key made before, False).
+class KeyRefused(ServiceError):
+    """The API key is unknown or revoked (``why == "unknown"``), or its user may not order ("forbidden")."""
 
-    Raises OrderRefused with every problem when the order breaks a rule; nothing is written then.
+    def __init__(self, why: str):
+        super().__init__(why)
+        self.why = why
+
+
+class RequestInvalid(ServiceError):
+    """The body is not an order request (shape, types, dates); ``problems`` lists every reason."""
+
+    def __init__(self, problems: list[Problem]):
+        super().__init__("The order was not placed: the request is not valid.")
+        self.problems = problems
+
+
+#: psycopg prepares a statement server-side from its second run on a connection while an API order is
+#: placed (the app turns preparing off elsewhere: ``config._engine_options``). Without it PostgreSQL
+#: parses and plans each of the order's statements every time, about half of its CPU per order.
+PREPARE_THRESHOLD = 2
+
+
+@contextmanager
+def _prepared_statements(conn):
+    raw = conn.connection.driver_connection
+    if not hasattr(raw, "prepare_threshold"):  # SQLite
+        yield
+        return
+    before, raw.prepare_threshold = raw.prepare_threshold, PREPARE_THRESHOLD
+    try:
+        yield
+    finally:
+        raw.prepare_threshold = before
+
+
+def place(key_hash: str, idempotency_key: str, body: object, today: date) -> tuple[OrderView, bool]:
+    """Place the order the JSON ``body`` asks for, as the buyer of the API key whose hash is given.
+
+    Returns (the order, True) — or (the order the idempotency key made before, False). Raises
+    KeyRefused, RequestInvalid, or OrderRefused with every problem; nothing is written then. The key is
+    checked in the order's own transaction: one connection and one commit per request."""
+    with write_transaction() as session:
+        conn = session.connection()  # Core statements skip the ORM session's execution layer
+        with _prepared_statements(conn):
+            buyer, why = buyer_for_key(key_hash)
+            if buyer is None:
+                raise KeyRefused(why)
+            request, problems = parse_order_request(body, today)
+            if request is None:
+                raise RequestInvalid(problems)
+            return _place(session, conn, buyer, idempotency_key, request, today)
+
+
+def _place(session, conn, buyer: ApiBuyer, idempotency_key: str, request: OrderRequest,
+           today: date) -> tuple[OrderView, bool]:
+    """:func:`place` for a known buyer and a valid request.
 
     Reads that decide nothing under contention (products, prices, goodwill rules, the address) come
     before the locks; then the company row (its exposure is read under that lock), then products and
     stock rows in product-id order — the order every service that locks both uses — so the hot rows
     are held only for the plan, the writes and the commit."""
     token = checkout_token(buyer.user_id, idempotency_key)
-    with write_transaction() as session:
-        conn = session.connection()  # Core statements skip the ORM session's execution layer
-        placed_at = utcnow()
-        order_id = _claim(conn, buyer, token, request, placed_at)
-        if order_id is None:
-            existing = session.scalar(select(Order).where(Order.checkout_token == token))
-            return view_of(existing), False
-        number_of = {line.sku: n for n, line in enumerate(request.lines, start=1)}
-        found = {row.sku: row for row in conn.execute(_PRODUCTS, {"skus": list(number_of)})}
-        problems = [Problem(f"Unknown SKU {sku}: check it against the catalog.", n, sku)
-                    for sku, n in number_of.items() if sku not in found]
-        products = sorted(found.values(), key=lambda row: row.id)
-        ids = [p.id for p in products]
-        company = conn.execute(_COMPANY_AND_CHOSEN_ADDRESS if request.ship_to_address_id else _COMPANY,
-                                  {"company_id": buyer.company_id,
-                                   "address_id": request.ship_to_address_id}).one()
-        book = PriceBook(_ListRef(company.price_list_id, company.discount_percent)
-                         if company.price_list_id else None)
-        if company.address_id is None:
-            problems.append(Problem("ship_to_address_id is not one of your addresses."
-                                    if request.ship_to_address_id else
-                                    "Your company has no shipping address: add one under My company."))
-        rules = goodwill_rules(session)
-        priced = book.unit_prices(products), book.breaks(ids)
-        on_account = company.payment_terms != "card_only"
-        if not on_account:
-            problems.append(Problem("Your account pays by card, and the API places orders on account only: "
-                                    "order on the website, or ask your sales rep about terms."))
-        # Locks: the company row (then its exposure), then products and stock rows in product-id order.
-        conn.execute(_LOCK_COMPANY, {"company_id": buyer.company_id})
-        # A statement of its own, after the lock: it must see the orders committed while we waited.
-        exposure = credit.exposure(buyer.company_id, order_id) if on_account and not problems else None
-        available: dict[int, int] = {}
-        stock_rows = []
-        if ids:
-            stock_rows = [row for row in conn.execute(_LOCK_PRODUCTS_AND_STOCK, {"ids": ids})
-                          if row.id is not None]
-            if len({row.product_id for row in stock_rows}) < len(ids):  # products with no stock row
-                conn.execute(_LOCK_PRODUCTS, {"ids": ids})
-            for row in stock_rows:
-                available[row.product_id] = available.get(row.product_id, 0) + row.on_hand - row.allocated
-        by_sku = {line.sku: line for line in request.lines}
-        wanted = {p.id: by_sku[p.sku].quantity for p in products}
-        states = product_states(products, wanted, available, book, today, priced)
-        requests = [LineRequest(p.id, by_sku[p.sku].quantity, by_sku[p.sku].need_by or request.need_by,
-                                by_sku[p.sku].accept_late) for p in products]
-        lines = plan_lines(requests, states)
-        problems += _line_problems(lines, {p.id: number_of[p.sku] for p in products})
-        adjustments = adjustments_for(lines, rules, today)
-        subtotal = sum((line.line_total for line in lines), Decimal("0.00"))
-        adjusted = sum((a.amount for a in adjustments), Decimal("0.00"))
-        total = subtotal + adjusted
-        check = None
-        if exposure is not None and not problems:
-            check = credit.check_against(company, exposure, total)
-            if not check.allowed:
-                problems.append(Problem(credit.over_limit_message(check)))
-        if problems:
-            raise OrderRefused(sorted(problems, key=lambda p: (p.line or 0)))
-        number = f"SO-{order_id:05d}"
-        ship_to = f"{company.label}: {Address.one_line(company)}"
-        conn.execute(_ORDER_PLACED, {"order_id": order_id, "number": number, "ship_to": ship_to,
-                                        "subtotal": subtotal, "adjusted": adjusted, "total": total})
-        line_ids = _write_lines(conn, order_id, lines)
-        _allocate(conn, stock_rows, lines)
-        _write_adjustments(conn, order_id, line_ids, adjustments)
-        if check is not None and check.exception_id is not None and check.over_by > 0:
-            credit.use_exception(session, _Actor(buyer.user_id), check.exception_id, order_id)
-        payload = confirmation_payload(number, buyer.company_name, total, lines)
-        notifications.notify_many(session, [(_Recipient(buyer.user_id, buyer.email), "order_confirmed",
-                                             {**payload, "placed_by": buyer.name})])
-        backordered = [line.product_id for line in lines if line.backorder]
-        if backordered:
-            from portal.services.purchasing import add_backorders_to_drafts
+    placed_at = utcnow()
+    order_id = _claim(conn, buyer, token, request, placed_at)
+    if order_id is None:
+        existing = session.scalar(select(Order).where(Order.checkout_token == token))
+        return view_of(existing), False
+    number_of = {line.sku: n for n, line in enumerate(request.lines, start=1)}
+    found = {row.sku: row for row in conn.execute(_PRODUCTS, {"skus": list(number_of)})}
+    problems = [Problem(f"Unknown SKU {sku}: check it against the catalog.", n, sku)
+                for sku, n in number_of.items() if sku not in found]
+    products = sorted(found.values(), key=lambda row: row.id)
+    ids = [p.id for p in products]
+    company = conn.execute(_COMPANY_AND_CHOSEN_ADDRESS if request.ship_to_address_id else _COMPANY,
+                              {"company_id": buyer.company_id,
+                               "address_id": request.ship_to_address_id}).one()
+    book = PriceBook(_ListRef(company.price_list_id, company.discount_percent)
+                     if company.price_list_id else None)
+    if company.address_id is None:
+        problems.append(Problem("ship_to_address_id is not one of your addresses."
+                                if request.ship_to_address_id else
+                                "Your company has no shipping address: add one under My company."))
+    rules = goodwill_rules(session)
+    priced = book.unit_prices(products), book.breaks(ids)
+    on_account = company.payment_terms != "card_only"
+    if not on_account:
+        problems.append(Problem("Your account pays by card, and the API places orders on account only: "
+                                "order on the website, or ask your sales rep about terms."))
+    # Locks: the company row (then its exposure), then products and stock rows in product-id order.
+    conn.execute(_LOCK_COMPANY, {"company_id": buyer.company_id})
+    # A statement of its own, after the lock: it must see the orders committed while we waited.
+    exposure = credit.exposure(buyer.company_id, order_id) if on_account and not problems else None
+    available: dict[int, int] = {}
+    stock_rows = []
+    if ids:
+        stock_rows = [row for row in conn.execute(_LOCK_PRODUCTS_AND_STOCK, {"ids": ids})
+                      if row.id is not None]
+        if len({row.product_id for row in stock_rows}) < len(ids):  # products with no stock row
+            conn.execute(_LOCK_PRODUCTS, {"ids": ids})
+        for row in stock_rows:
+            available[row.product_id] = available.get(row.product_id, 0) + row.on_hand - row.allocated
+    by_sku = {line.sku: line for line in request.lines}
+    wanted = {p.id: by_sku[p.sku].quantity for p in products}
+    states = product_states(products, wanted, available, book, today, priced)
+    requests = [LineRequest(p.id, by_sku[p.sku].quantity, by_sku[p.sku].need_by or request.need_by,
+                            by_sku[p.sku].accept_late) for p in products]
+    lines = plan_lines(requests, states)
+    problems += _line_problems(lines, {p.id: number_of[p.sku] for p in products})
+    adjustments = adjustments_for(lines, rules, today)
+    subtotal = sum((line.line_total for line in lines), Decimal("0.00"))
+    adjusted = sum((a.amount for a in adjustments), Decimal("0.00"))
+    total = subtotal + adjusted
+    check = None
+    if exposure is not None and not problems:
+        check = credit.check_against(company, exposure, total)
+        if not check.allowed:
+            problems.append(Problem(credit.over_limit_message(check)))
+    if problems:
+        raise OrderRefused(sorted(problems, key=lambda p: (p.line or 0)))
+    number = f"SO-{order_id:05d}"
+    ship_to = f"{company.label}: {Address.one_line(company)}"
+    conn.execute(_ORDER_PLACED, {"order_id": order_id, "number": number, "ship_to": ship_to,
+                                    "subtotal": subtotal, "adjusted": adjusted, "total": total})
+    line_ids = _write_lines(conn, order_id, lines)
+    _allocate(conn, stock_rows, lines)
+    _write_adjustments(conn, order_id, line_ids, adjustments)
+    if check is not None and check.exception_id is not None and check.over_by > 0:
+        credit.use_exception(session, _Actor(buyer.user_id), check.exception_id, order_id)
+    payload = confirmation_payload(number, buyer.company_name, total, lines)
+    notifications.notify_many(session, [(_Recipient(buyer.user_id, buyer.email), "order_confirmed",
+                                         {**payload, "placed_by": buyer.name})])
+    backordered = [line.product_id for line in lines if line.backorder]
+    if backordered:
+        from portal.services.purchasing import add_backorders_to_drafts
 
-            add_backorders_to_drafts(session, backordered, today)
+        add_backorders_to_drafts(session, backordered, today)
     view = OrderView(number, "open", placed_at, request.po_reference, request.need_by,
                      request.shipping_preference, ship_to, tuple(_line_view(line) for line in lines),
                      tuple((_sku_of(lines, a), a.description, a.amount) for a in adjustments),
