@@ -14,12 +14,13 @@ from flask import Blueprint, current_app, jsonify, request, url_for
 from portal.access import public
 from portal.clock import today
 from portal.domain.order_request import Problem, storable, valid_idempotency_key
-from portal.extensions import csrf
+from portal.extensions import csrf, limiter
 from portal.services import api_orders
 from portal.services.api_keys import hash_key
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
+limiter.exempt(bp)  # no rate limit applies here: skip the limiter's per-request bookkeeping
 
 #: Largest request body read (an order of 200 long lines is about 30 KB).
 MAX_BODY = 256 * 1024

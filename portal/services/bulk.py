@@ -15,6 +15,7 @@ ORM: callers expire what they hold.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from operator import itemgetter
 
@@ -30,6 +31,12 @@ def _table(model) -> Table:
 COPY_FROM_ROWS = 20
 
 
+@functools.cache
+def _insert_of(table):
+    """One INSERT statement per table, built once (inserts of a few rows run on every order)."""
+    return insert(table)
+
+
 def _postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
@@ -40,7 +47,7 @@ def insert_rows(session: Session, model, rows: Sequence[dict]) -> None:
         return
     table = _table(model)
     if not _postgres(session) or len(rows) < COPY_FROM_ROWS:
-        session.execute(insert(table), list(rows))
+        session.connection().execute(_insert_of(table), list(rows))
         return
     defaults = {}
     for each in table.columns:

@@ -116,9 +116,9 @@ def _vendor_lead_time(product) -> int:
     return product.vendor.lead_time_days if days is None else days
 
 
-_ACTIVE_RULES = (select(GoodwillRule.id, GoodwillRule.name, GoodwillRule.kind, GoodwillRule.days,
-                        GoodwillRule.percent, GoodwillRule.amount)
-                 .where(GoodwillRule.active).order_by(GoodwillRule.id))
+_rules = GoodwillRule.__table__.c
+_ACTIVE_RULES = (select(_rules.id, _rules.name, _rules.kind, _rules.days, _rules.percent, _rules.amount)
+                 .where(_rules.active).order_by(_rules.id))
 
 
 def goodwill_rules(session=None) -> list[Rule]:
