@@ -1863,7 +1863,7 @@ def main() -> int:
     parser.add_argument("--hot-stock", type=int, default=1500)
     parser.add_argument(
         "--configs",
-        default="2x4,2x8,4x2,4x4",
+        default="3x1,4x1,4x4",
         help="gunicorn WORKERSxTHREADS, comma separated (gthread; Nx1: N one-thread, sync-like processes)",
     )
     parser.add_argument("--scenarios", default="hot,random")
