@@ -124,7 +124,12 @@ def _engine_options(url: str) -> dict[str, object]:
     # psycopg prepares a statement server-side after 5 runs on a connection, and PostgreSQL may then
     # switch to a generic plan; for full-text queries the right plan depends on the words (a generic
     # plan made search SQL p95 384 ms against 225 ms, bench/RESULTS.md). Plan every statement afresh.
-    return {"pool_pre_ping": True, "connect_args": {"prepare_threshold": None}}
+    # The ordering API turns preparing on while it places an order (``api_orders.PREPARE_THRESHOLD``):
+    # there, plan each run for its own values all the same (a custom plan), since a generic plan of the
+    # credit exposure can be far off for an account with many live orders; preparing still saves the
+    # parsing.
+    return {"pool_pre_ping": True,
+            "connect_args": {"prepare_threshold": None, "options": "-c plan_cache_mode=force_custom_plan"}}
 
 
 def load(instance_path: str | Path, environ: dict[str, str] | None = None) -> dict[str, object]:

@@ -185,11 +185,12 @@ _LOCK_PRODUCTS = (select(_products.id).where(_products.id.in_(bindparam("ids", e
 #: Each product row, then its stock rows, in product-id order: one round trip for the locks. Every
 #: transaction that locks both takes a product's row before its stock rows and products in id order, so
 #: this order (P1, S1, P2, S2) and the checkout's (P1, P2, S1, S2) cannot wait on each other in a cycle.
-_LOCK_PRODUCTS_AND_STOCK = (
+_STOCK_NOW = (
     select(_stock.id, _stock.product_id, _stock.on_hand, _stock.allocated)
     .join_from(Product.__table__, Stock.__table__, _stock.product_id == _products.id)
     .where(_products.id.in_(bindparam("ids", expanding=True)))
-    .order_by(_products.id, _stock.warehouse_id).with_for_update(key_share=True))
+    .order_by(_products.id, _stock.warehouse_id))
+_LOCK_PRODUCTS_AND_STOCK = _STOCK_NOW.with_for_update(key_share=True)
 _STOCK_ALLOCATED = (update(Stock.__table__).where(_stock.id == bindparam("stock_id"))
                     .values(allocated=bindparam("new_allocated")))
 _ORDER_PLACED = (update(_orders).where(_orders.c.id == bindparam("order_id"))
@@ -274,6 +275,18 @@ def place(key_hash: str, idempotency_key: str, body: object, today: date) -> tup
     Returns (the order, True) — or (the order the idempotency key made before, False). Raises
     KeyRefused, RequestInvalid, or OrderRefused with every problem; nothing is written then. The key is
     checked in the order's own transaction: one connection and one commit per request."""
+    try:
+        return _attempt(key_hash, idempotency_key, body, today, optimistic=True)
+    except _Recheck:
+        return _attempt(key_hash, idempotency_key, body, today, optimistic=False)
+
+
+class _Recheck(Exception):
+    """The optimistic plan did not hold (or found a problem): start again, planning under the locks."""
+
+
+def _attempt(key_hash: str, idempotency_key: str, body: object, today: date,
+             optimistic: bool) -> tuple[OrderView, bool]:
     with write_transaction() as session:
         conn = session.connection()  # Core statements skip the ORM session's execution layer
         with _prepared_statements(conn):
@@ -283,17 +296,37 @@ def place(key_hash: str, idempotency_key: str, body: object, today: date) -> tup
             request, problems = parse_order_request(body, today)
             if request is None:
                 raise RequestInvalid(problems)
-            return _place(session, conn, buyer, idempotency_key, request, today)
+            return _place(session, conn, buyer, idempotency_key, request, today, optimistic)
+
+
+def _decided(line: PlanLine) -> tuple:
+    """What the order records of a planned line: it must be the same when planned again under lock."""
+    return line.fingerprint(), bool(line.eta and line.eta.estimated), line.hidden
+
+
+def _lock_stock(conn, ids: list[int]) -> list:
+    """Lock the products and their stock rows in product-id order; returns the stock rows."""
+    if not ids:
+        return []
+    stock_rows = conn.execute(_LOCK_PRODUCTS_AND_STOCK, {"ids": ids}).all()
+    if len({row.product_id for row in stock_rows}) < len(ids):  # products with no stock row
+        conn.execute(_LOCK_PRODUCTS, {"ids": ids})
+    return stock_rows
 
 
 def _place(session, conn, buyer: ApiBuyer, idempotency_key: str, request: OrderRequest,
-           today: date) -> tuple[OrderView, bool]:
+           today: date, optimistic: bool) -> tuple[OrderView, bool]:
     """:func:`place` for a known buyer and a valid request.
 
     Reads that decide nothing under contention (products, prices, goodwill rules, the address) come
     before the locks; then the company row (its exposure is read under that lock), then products and
-    stock rows in product-id order — the order every service that locks both uses — so the hot rows
-    are held only for the plan, the writes and the commit."""
+    stock rows in product-id order — the order every service that locks both uses.
+
+    ``optimistic``: plan from stock read without locks, write the order, and only then lock the
+    products and stock rows, plan again from the locked rows and allocate if nothing differs — so a hot
+    product's rows are held for one plan, the stock update and the commit, not for every write. Any
+    difference, and any problem at all, raises _Recheck: the caller starts again with ``optimistic``
+    off, planning under the locks as the checkout does, which decides and words every refusal."""
     token = checkout_token(buyer.user_id, idempotency_key)
     placed_at = utcnow()
     order_id = _claim(conn, buyer, token, request, placed_at)
@@ -321,26 +354,31 @@ def _place(session, conn, buyer: ApiBuyer, idempotency_key: str, request: OrderR
     if not on_account:
         problems.append(Problem("Your account pays by card, and the API places orders on account only: "
                                 "order on the website, or ask your sales rep about terms."))
+    by_sku = {line.sku: line for line in request.lines}
+    wanted = {p.id: by_sku[p.sku].quantity for p in products}
+    requests = [LineRequest(p.id, by_sku[p.sku].quantity, by_sku[p.sku].need_by or request.need_by,
+                            by_sku[p.sku].accept_late) for p in products]
+
+    def plan_from(stock_rows: list) -> list[PlanLine]:
+        available: dict[int, int] = {}
+        for row in stock_rows:
+            available[row.product_id] = available.get(row.product_id, 0) + row.on_hand - row.allocated
+        return plan_lines(requests, product_states(products, wanted, available, book, today, priced))
+
+    if optimistic:
+        stock_rows = conn.execute(_STOCK_NOW, {"ids": ids}).all() if ids else []
+        lines = plan_from(stock_rows)
+        problems += _line_problems(lines, {p.id: number_of[p.sku] for p in products})
+        if problems:
+            raise _Recheck()
     # Locks: the company row (then its exposure), then products and stock rows in product-id order.
     conn.execute(_LOCK_COMPANY, {"company_id": buyer.company_id})
     # A statement of its own, after the lock: it must see the orders committed while we waited.
     exposure = credit.exposure(buyer.company_id, order_id) if on_account and not problems else None
-    available: dict[int, int] = {}
-    stock_rows = []
-    if ids:
-        stock_rows = [row for row in conn.execute(_LOCK_PRODUCTS_AND_STOCK, {"ids": ids})
-                      if row.id is not None]
-        if len({row.product_id for row in stock_rows}) < len(ids):  # products with no stock row
-            conn.execute(_LOCK_PRODUCTS, {"ids": ids})
-        for row in stock_rows:
-            available[row.product_id] = available.get(row.product_id, 0) + row.on_hand - row.allocated
-    by_sku = {line.sku: line for line in request.lines}
-    wanted = {p.id: by_sku[p.sku].quantity for p in products}
-    states = product_states(products, wanted, available, book, today, priced)
-    requests = [LineRequest(p.id, by_sku[p.sku].quantity, by_sku[p.sku].need_by or request.need_by,
-                            by_sku[p.sku].accept_late) for p in products]
-    lines = plan_lines(requests, states)
-    problems += _line_problems(lines, {p.id: number_of[p.sku] for p in products})
+    if not optimistic:
+        stock_rows = _lock_stock(conn, ids)
+        lines = plan_from(stock_rows)
+        problems += _line_problems(lines, {p.id: number_of[p.sku] for p in products})
     adjustments = adjustments_for(lines, rules, today)
     subtotal = sum((line.line_total for line in lines), Decimal("0.00"))
     adjusted = sum((a.amount for a in adjustments), Decimal("0.00"))
@@ -349,6 +387,8 @@ def _place(session, conn, buyer: ApiBuyer, idempotency_key: str, request: OrderR
     if exposure is not None and not problems:
         check = credit.check_against(company, exposure, total)
         if not check.allowed:
+            if optimistic:
+                raise _Recheck()
             problems.append(Problem(credit.over_limit_message(check)))
     if problems:
         raise OrderRefused(sorted(problems, key=lambda p: (p.line or 0)))
@@ -357,13 +397,18 @@ def _place(session, conn, buyer: ApiBuyer, idempotency_key: str, request: OrderR
     conn.execute(_ORDER_PLACED, {"order_id": order_id, "number": number, "ship_to": ship_to,
                                     "subtotal": subtotal, "adjusted": adjusted, "total": total})
     line_ids = _write_lines(conn, order_id, lines)
-    _allocate(conn, stock_rows, lines)
     _write_adjustments(conn, order_id, line_ids, adjustments)
     if check is not None and check.exception_id is not None and check.over_by > 0:
         credit.use_exception(session, _Actor(buyer.user_id), check.exception_id, order_id)
     payload = confirmation_payload(number, buyer.company_name, total, lines)
     notifications.notify_many(session, [(_Recipient(buyer.user_id, buyer.email), "order_confirmed",
                                          {**payload, "placed_by": buyer.name})])
+    if optimistic:  # now the hot rows: lock, plan again from them, and go on only if nothing differs
+        stock_rows = _lock_stock(conn, ids)
+        locked = plan_from(stock_rows)
+        if blocking_problems(locked) or list(map(_decided, locked)) != list(map(_decided, lines)):
+            raise _Recheck()
+    _allocate(conn, stock_rows, lines)
     backordered = [line.product_id for line in lines if line.backorder]
     if backordered:
         from portal.services.purchasing import add_backorders_to_drafts

@@ -6,6 +6,7 @@ import secrets
 import uuid
 from datetime import date, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from portal.clock import today
@@ -109,3 +110,38 @@ def test_a_missing_or_revoked_key_is_refused(any_app):
     bad = post_order(client, KEY_PREFIX + "x" * 43, {"lines": [{"sku": "A", "quantity": 1}]})
     assert bad.status_code == 401 and bad.headers["WWW-Authenticate"].startswith("Bearer")
     assert bad.json["error"]
+
+
+# PostgreSQL only: on SQLite, BEGIN IMMEDIATE serialises the whole order, so nothing can move meanwhile.
+@pytest.mark.parametrize("any_app", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+def test_an_order_planned_before_the_locks_is_planned_again_when_stock_moved_meanwhile(any_app, monkeypatch):
+    """The optimistic path writes the order before locking the hot rows; when another order takes the
+    stock in between, the plan under the locks differs and the order is planned again under them."""
+    import threading
+
+    from portal.services import api_orders
+
+    client = any_app.test_client()
+    _, _, mine = api_buyer()
+    _, _, theirs = api_buyer()
+    set_stock(make_product(sku="API-RACE", policy="allow", vendor=make_vendor(lead_time_days=9)), 3)
+    real_lock, attempts = api_orders._lock_stock, []
+
+    def lock_after_someone_else_ordered(conn, ids):
+        attempts.append(ids)
+        if len(attempts) == 1:  # between our optimistic plan and our locks, another buyer takes all 3
+            other = threading.Thread(target=lambda: attempts.append(
+                post_order(any_app.test_client(), theirs, {"lines": [{"sku": "API-RACE", "quantity": 3}]})
+                .status_code))
+            other.start()
+            other.join(timeout=30)
+        return real_lock(conn, ids)
+
+    monkeypatch.setattr(api_orders, "_lock_stock", lock_after_someone_else_ordered)
+    response = post_order(client, mine, {"lines": [{"sku": "API-RACE", "quantity": 3}]})
+    assert response.status_code == 201, response.json
+    line = response.json["lines"][0]
+    assert (line["ships_now"], line["backordered"]) == (0, 3)  # the other order got the shelf
+    assert 201 in attempts
+    db.session.rollback()
+    assert db.session.scalar(select(func.count(Order.id))) == 2
