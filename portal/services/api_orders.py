@@ -224,13 +224,16 @@ def _claim(conn, buyer: ApiBuyer, token: str, request: OrderRequest, placed_at: 
 
 
 def _line_problems(lines: list[PlanLine], number_of: dict[int, int]) -> list[Problem]:
+    """Every line's problems, and for a late line not accepted, what to send instead (there is no
+    review page to choose on)."""
     found = []
-    for line, message in blocking_problems(lines):
+    for line in lines:
+        where = number_of[line.product_id], line.sku
+        found += [Problem(problem, *where) for problem in line.problems]
         if line.needs_decision:
-            message = message if message in line.problems else (
+            found.append(Problem(
                 f"Arrives {line.eta.date.isoformat()}, after its need-by date {line.need_by.isoformat()}: "
-                "send accept_late: true to keep it with the later date, or leave the line out.")
-        found.append(Problem(message, number_of[line.product_id], line.sku))
+                "send accept_late: true to keep it with the later date, or leave the line out.", *where))
     return found
 
 

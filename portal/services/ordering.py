@@ -40,7 +40,7 @@ from portal.services import ServiceError, credit, notifications
 from portal.services import carts as cart_service
 from portal.services.cards import card_of_company
 from portal.services.pricing import PriceBook
-from portal.services.stock_facts import open_po_lines_by_product, rules_of, waiting_units_by_product
+from portal.services.stock_facts import backordered_open_by_product, open_po_lines_by_product, rules_of
 
 
 class CheckoutRejected(ServiceError):
@@ -90,7 +90,7 @@ def product_states(products: list, wanted: dict[int, int], available: dict[int, 
     for the products the order would backorder (wanted > available): two queries, whatever the count.
     ``priced``: the book's unit prices and breaks of these products, when read already (before locks)."""
     short = [p.id for p in products if wanted.get(p.id, 1) > available.get(p.id, 0)]
-    waiting, po_lines = waiting_units_by_product(short), open_po_lines_by_product(short, today)
+    waiting, po_lines = backordered_open_by_product(short), open_po_lines_by_product(short, today)
     prices, breaks = priced or (book.unit_prices(products), book.breaks([p.id for p in products]))
     states = {}
     for product in products:

@@ -55,11 +55,6 @@ def available_by_product(product_ids: Iterable[int]) -> dict[int, int]:
     return {pid: max(int(total or 0), 0) for pid, total in rows}
 
 
-def backordered_open_by_product(product_ids: Iterable[int]) -> dict[int, int]:
-    """Units on backorder across all open orders, per product (what a cap counts against)."""
-    return {pid: sum(b.quantity for b in queue) for pid, queue in waiting_by_product(product_ids).items()}
-
-
 def waiting_by_product(product_ids: Iterable[int]) -> dict[int, list[WaitingBackorder]]:
     """Waiting backorders per product in queue order (oldest order first, DESIGN §4)."""
     ids = list(product_ids)
@@ -76,8 +71,9 @@ def waiting_by_product(product_ids: Iterable[int]) -> dict[int, list[WaitingBack
     return queues
 
 
-def waiting_units_by_product(product_ids: Iterable[int]) -> dict[int, int]:
-    """Units waiting on backorder per product (one grouped query; the queue's total, not its rows)."""
+def backordered_open_by_product(product_ids: Iterable[int]) -> dict[int, int]:
+    """Units on backorder across all open orders, per product (what a cap counts against): one grouped
+    query, the queue's total rather than its rows."""
     ids = list(product_ids)
     if not ids:
         return {}
