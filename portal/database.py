@@ -30,6 +30,11 @@ class WriteOutsideTransaction(RuntimeError):
     """A flush happened outside ``write_transaction``."""
 
 
+def in_write_transaction() -> bool:
+    """Whether the current unit of work is a :func:`write_transaction`."""
+    return _writing.get()
+
+
 def is_sqlite(engine: Engine | None = None) -> bool:
     return (engine or db.engine).dialect.name == "sqlite"
 

@@ -8,10 +8,12 @@ from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import (
+    CompanyBalance,
     Order,
     OrderLine,
     PoLineLink,
     Product,
+    ProductBackorders,
     PurchaseOrderLine,
     Stock,
     StockMovement,
@@ -54,6 +56,7 @@ def assert_invariants() -> None:
         if parts != line.quantity or min(line.allocated, line.backordered, line.shipped, line.cancelled) < 0:
             problems.append(f"order line {line.id}: parts {parts} != ordered {line.quantity}")
     problems += _purchase_order_problems()
+    problems += _balance_problems()
     assert not problems, "invariants broken:\n" + "\n".join(problems)
 
 
@@ -78,4 +81,23 @@ def _purchase_order_problems() -> list[str]:
             if linked_order[line.id] > line.backordered:
                 problems.append(f"order line {line.id}: linked {linked_order[line.id]} > backordered "
                                 f"{line.backordered}")
+    return problems
+
+
+def _balance_problems() -> list[str]:
+    """Every kept sum equals what it sums (``portal.services.balances``): a company's uninvoiced amount,
+    a product's units on backorder."""
+    from portal.services import billing
+
+    problems = []
+    units = dict(db.session.execute(
+        select(OrderLine.product_id, func.sum(OrderLine.backordered)).group_by(OrderLine.product_id)).all())
+    for kept in db.session.scalars(select(ProductBackorders).where(ProductBackorders.units.is_not(None))):
+        if kept.units != (units.get(kept.product_id) or 0):
+            problems.append(f"product {kept.product_id}: kept {kept.units} on backorder != "
+                            f"{units.get(kept.product_id) or 0}")
+    for balance in db.session.scalars(select(CompanyBalance).where(CompanyBalance.uninvoiced.is_not(None))):
+        summed = billing.uninvoiced_total(balance.company_id)
+        if balance.uninvoiced != summed:
+            problems.append(f"company {balance.company_id}: kept uninvoiced {balance.uninvoiced} != {summed}")
     return problems

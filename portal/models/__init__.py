@@ -3,6 +3,7 @@
 from portal.models.account_notes import AccountNote
 from portal.models.accounts import Address, AuditLog, Company, LoginSession, PriceList, User
 from portal.models.api_keys import ApiKey
+from portal.models.balances import CompanyBalance, ProductBackorders
 from portal.models.base import Base
 from portal.models.catalog import (
     Category,
@@ -40,7 +41,7 @@ from portal.models.settings import GoodwillLimit, PortalSetting
 from portal.models.shipping import OrderEvent, PlannedShipment, PlannedShipmentLine, Shipment, ShipmentLine
 
 __all__ = [
-    "AccountNote", "ApiKey",
+    "AccountNote", "ApiKey", "CompanyBalance", "ProductBackorders",
     "Address", "AuditLog", "Base", "Category", "Company", "LoginSession", "PriceList", "Product",
     "Stock", "StockMovement", "User", "Vendor", "Warehouse", "PriceBreak", "PriceListItem",
     "ProductAlternative", "ProductImage", "StockSubscription", "PurchaseOrder", "PurchaseOrderLine",

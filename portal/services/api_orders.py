@@ -47,7 +47,8 @@ from portal.models import (
     Vendor,
 )
 from portal.models.base import utcnow
-from portal.services import ServiceError, credit, notifications
+from portal.services import ServiceError, balances, credit, notifications
+from portal.services import settings as settings_service
 from portal.services.ordering import confirmation_payload, goodwill_rules, product_states
 from portal.services.pricing import PriceBook
 
@@ -162,22 +163,43 @@ _ADDRESS_COLUMNS = (_addresses.id.label("address_id"), _addresses.label, _addres
                     _addresses.city, _addresses.region, _addresses.postal_code, _addresses.country)
 
 
-def _company_statement(chosen_address: bool):
-    """The company's credit terms, its price list and the ship-to address (the one asked for, or the
-    default one: the first by ``is_default_shipping``) in one statement."""
+_users, _keys = User.__table__.c, ApiKey.__table__.c
+#: Who a key belongs to, judged by :func:`_buyer_of`: its user and the user's company (an outer join: a
+#: user without a company is a key that may not order, not an unknown key).
+_BUYER_COLUMNS = (_users.id.label("user_id"), _users.email, _users.name, _users.role, _users.active,
+                  _companies.id.label("company_id"), _companies.name.label("company_name"),
+                  _companies.active.label("company_active"))
+
+
+def _of_key(*columns):
+    """``columns`` of a valid (not revoked) key's user and the user's company."""
+    return (select(*columns)
+            .join_from(ApiKey.__table__, User.__table__, _users.id == _keys.user_id)
+            .join_from(User.__table__, Company.__table__, _companies.id == _users.company_id, isouter=True)
+            .where(_keys.key_hash == bindparam("key_hash"), _keys.revoked_at.is_(None)))
+
+
+_BUYER_OF_KEY = _of_key(*_BUYER_COLUMNS)
+
+
+def _buyer_and_company_statement(chosen_address: bool):
+    """The key's buyer with all an order needs of its company, in one statement: credit terms, price
+    list, the ship-to address (the one asked for if it is the company's, else none; by default the
+    first by ``is_default_shipping``) and the ``auto_add_backorders`` setting. ``id`` is the company's:
+    the row stands for the company (``credit.check_against``, ``Address.one_line``)."""
     address_of = _addresses.company_id == _companies.id
     if chosen_address:
         address_of = and_(address_of, _addresses.id == bindparam("address_id"))
-    return (select(_companies.id, _companies.credit_limit, _companies.payment_terms,
-                   _lists.id.label("price_list_id"), _lists.discount_percent, *_ADDRESS_COLUMNS)
-            .select_from(Company.__table__)
+    return (_of_key(*_BUYER_COLUMNS, _companies.id, _companies.credit_limit, _companies.payment_terms,
+                    _lists.id.label("price_list_id"), _lists.discount_percent, *_ADDRESS_COLUMNS,
+                    settings_service.column("auto_add_backorders"))
             .outerjoin(PriceList.__table__, _lists.id == _companies.price_list_id)
             .outerjoin(Address.__table__, address_of)
-            .where(_companies.id == bindparam("company_id"))
             .order_by(_addresses.is_default_shipping.desc(), _addresses.id).limit(1))
 
 
-_COMPANY, _COMPANY_AND_CHOSEN_ADDRESS = _company_statement(False), _company_statement(True)
+_BUYER_AND_COMPANY = _buyer_and_company_statement(False)
+_BUYER_COMPANY_AND_CHOSEN_ADDRESS = _buyer_and_company_statement(True)
 _LOCK_COMPANY = (select(_companies.id).where(_companies.id == bindparam("company_id"))
                  .with_for_update(key_share=True))
 _LOCK_PRODUCTS = (select(_products.id).where(_products.id.in_(bindparam("ids", expanding=True)))
@@ -278,28 +300,31 @@ def place(key_hash: str, idempotency_key: str, body: object, today: date) -> tup
     Returns (the order, True) — or (the order the idempotency key made before, False). Raises
     KeyRefused, RequestInvalid, or OrderRefused with every problem; nothing is written then. The key is
     checked in the order's own transaction: one connection and one commit per request."""
+    request, problems = parse_order_request(body, today)  # pure; told only once the key is accepted
     try:
-        return _attempt(key_hash, idempotency_key, body, today, optimistic=True)
+        return _attempt(key_hash, idempotency_key, request, problems, today, optimistic=True)
     except _Recheck:
-        return _attempt(key_hash, idempotency_key, body, today, optimistic=False)
+        return _attempt(key_hash, idempotency_key, request, problems, today, optimistic=False)
 
 
 class _Recheck(Exception):
     """The optimistic plan did not hold (or found a problem): start again, planning under the locks."""
 
 
-def _attempt(key_hash: str, idempotency_key: str, body: object, today: date,
-             optimistic: bool) -> tuple[OrderView, bool]:
+def _attempt(key_hash: str, idempotency_key: str, request: OrderRequest | None, problems: list[Problem],
+             today: date, optimistic: bool) -> tuple[OrderView, bool]:
     with write_transaction() as session:
         conn = session.connection()  # Core statements skip the ORM session's execution layer
         with _prepared_statements(conn):
-            buyer, why = buyer_for_key(key_hash)
-            if buyer is None:
+            address_id = request.ship_to_address_id if request is not None else None
+            company = conn.execute(_BUYER_COMPANY_AND_CHOSEN_ADDRESS if address_id else _BUYER_AND_COMPANY,
+                                   {"key_hash": key_hash, "address_id": address_id}).first()
+            buyer, why = _buyer_of(company)
+            if buyer is None:  # an unknown or forbidden key is told so before anything about the body
                 raise KeyRefused(why)
-            request, problems = parse_order_request(body, today)
             if request is None:
                 raise RequestInvalid(problems)
-            return _place(session, conn, buyer, idempotency_key, request, today, optimistic)
+            return _place(session, conn, buyer, company, idempotency_key, request, today, optimistic)
 
 
 def _decided(line: PlanLine) -> tuple:
@@ -317,13 +342,14 @@ def _lock_stock(conn, ids: list[int]) -> list:
     return stock_rows
 
 
-def _place(session, conn, buyer: ApiBuyer, idempotency_key: str, request: OrderRequest,
+def _place(session, conn, buyer: ApiBuyer, company, idempotency_key: str, request: OrderRequest,
            today: date, optimistic: bool) -> tuple[OrderView, bool]:
-    """:func:`place` for a known buyer and a valid request.
+    """:func:`place` for a known buyer and a valid request; ``company`` is the row read with the key
+    (``_BUYER_AND_COMPANY``).
 
-    Reads that decide nothing under contention (products, prices, goodwill rules, the address) come
-    before the locks; then the company row (its exposure is read under that lock), then products and
-    stock rows in product-id order — the order every service that locks both uses.
+    Reads that decide nothing under contention (products, prices, goodwill rules, the address, open PO
+    lines) come before the locks; then the company row (its exposure is read under that lock), then
+    products and stock rows in product-id order — the order every service that locks both uses.
 
     ``optimistic``: plan from stock read without locks, write the order, and only then lock the
     products and stock rows, plan again from the locked rows and allocate if nothing differs — so a hot
@@ -342,9 +368,6 @@ def _place(session, conn, buyer: ApiBuyer, idempotency_key: str, request: OrderR
                 for sku, n in number_of.items() if sku not in found]
     products = sorted(found.values(), key=lambda row: row.id)
     ids = [p.id for p in products]
-    company = conn.execute(_COMPANY_AND_CHOSEN_ADDRESS if request.ship_to_address_id else _COMPANY,
-                              {"company_id": buyer.company_id,
-                               "address_id": request.ship_to_address_id}).one()
     book = PriceBook(_ListRef(company.price_list_id, company.discount_percent)
                      if company.price_list_id else None)
     if company.address_id is None:
@@ -362,25 +385,28 @@ def _place(session, conn, buyer: ApiBuyer, idempotency_key: str, request: OrderR
     requests = [LineRequest(p.id, by_sku[p.sku].quantity, by_sku[p.sku].need_by or request.need_by,
                             by_sku[p.sku].accept_late) for p in products]
 
-    def plan_from(stock_rows: list) -> list[PlanLine]:
+    po_lines: dict[int, list] = {}  # read by the first plan; the plan under the locks reuses them
+
+    def plan_from(stock_rows: list, locked: bool) -> list[PlanLine]:
         available: dict[int, int] = {}
         for row in stock_rows:
             available[row.product_id] = available.get(row.product_id, 0) + row.on_hand - row.allocated
-        return plan_lines(requests, product_states(products, wanted, available, book, today, priced))
+        return plan_lines(requests, product_states(products, wanted, available, book, today, priced,
+                                                   locked=locked, po_lines=po_lines))
 
     if optimistic:
         stock_rows = conn.execute(_STOCK_NOW, {"ids": ids}).all() if ids else []
-        lines = plan_from(stock_rows)
+        lines = plan_from(stock_rows, locked=False)
         problems += _line_problems(lines, {p.id: number_of[p.sku] for p in products})
         if problems:
             raise _Recheck()
     # Locks: the company row (then its exposure), then products and stock rows in product-id order.
     conn.execute(_LOCK_COMPANY, {"company_id": buyer.company_id})
     # A statement of its own, after the lock: it must see the orders committed while we waited.
-    exposure = credit.exposure(buyer.company_id, order_id) if on_account and not problems else None
+    exposure = credit.exposure(buyer.company_id, locked=True) if on_account and not problems else None
     if not optimistic:
         stock_rows = _lock_stock(conn, ids)
-        lines = plan_from(stock_rows)
+        lines = plan_from(stock_rows, locked=True)
         problems += _line_problems(lines, {p.id: number_of[p.sku] for p in products})
     adjustments = adjustments_for(lines, rules, today)
     subtotal = sum((line.line_total for line in lines), Decimal("0.00"))
@@ -408,15 +434,19 @@ def _place(session, conn, buyer: ApiBuyer, idempotency_key: str, request: OrderR
                                          {**payload, "placed_by": buyer.name})])
     if optimistic:  # now the hot rows: lock, plan again from them, and go on only if nothing differs
         stock_rows = _lock_stock(conn, ids)
-        locked = plan_from(stock_rows)
-        if blocking_problems(locked) or list(map(_decided, locked)) != list(map(_decided, lines)):
+        replanned = plan_from(stock_rows, locked=True)
+        if blocking_problems(replanned) or list(map(_decided, replanned)) != list(map(_decided, lines)):
             raise _Recheck()
     _allocate(conn, stock_rows, lines)
+    # Last, after the stock locks (the lock order): the kept sums this order adds to.
+    balances.add_placed(session, buyer.company_id, order_id, balances.placed_value(subtotal, adjusted),
+                        {line.product_id: line.backorder for line in lines}, conn)
     backordered = [line.product_id for line in lines if line.backorder]
     if backordered:
         from portal.services.purchasing import add_backorders_to_drafts
 
-        add_backorders_to_drafts(session, backordered, today)
+        add_backorders_to_drafts(session, backordered, today,
+                                 enabled=settings_service.is_on(company.auto_add_backorders))
     view = OrderView(number, "open", placed_at, request.po_reference, request.need_by,
                      request.shipping_preference, ship_to, tuple(_line_view(line) for line in lines),
                      tuple((_sku_of(lines, a), a.description, a.amount) for a in adjustments),
@@ -512,22 +542,16 @@ def order_of_company(company_id: int, number: str) -> Order | None:
     return db.session.scalar(select(Order).where(Order.company_id == company_id, Order.number == number))
 
 
-_users, _keys = User.__table__.c, ApiKey.__table__.c
-_BUYER_OF_KEY = (
-    select(_users.id, _users.email, _users.name, _users.role, _users.active,
-           _companies.id.label("company_id"), _companies.name.label("company_name"),
-           _companies.active.label("company_active"))
-    .join_from(ApiKey.__table__, User.__table__, _users.id == _keys.user_id)
-    .join_from(User.__table__, Company.__table__, _companies.id == _users.company_id, isouter=True)
-    .where(_keys.key_hash == bindparam("key_hash"), _keys.revoked_at.is_(None)))
-
-
 def buyer_for_key(key_hash: str) -> tuple[ApiBuyer | None, str | None]:
     """The buyer an API key belongs to: (buyer, None), or (None, why not) — "unknown" for a key that is
     not (or no longer) valid, "forbidden" for a key whose user may not order."""
-    row = db.session.execute(_BUYER_OF_KEY, {"key_hash": key_hash}).first()
+    return _buyer_of(db.session.execute(_BUYER_OF_KEY, {"key_hash": key_hash}).first())
+
+
+def _buyer_of(row) -> tuple[ApiBuyer | None, str | None]:
+    """:func:`buyer_for_key` of a row with ``_BUYER_COLUMNS`` (None: no valid key)."""
     if row is None:
         return None, "unknown"
     if not row.active or row.role != "buyer" or row.company_id is None or not row.company_active:
         return None, "forbidden"
-    return ApiBuyer(row.id, row.email, row.name, row.company_id, row.company_name), None
+    return ApiBuyer(row.user_id, row.email, row.name, row.company_id, row.company_name), None

@@ -20,14 +20,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import bindparam, func, select, true
+from sqlalchemy import bindparam, func, select
 
 from portal.database import write_transaction
 from portal.extensions import db
 from portal.formatting import money
 from portal.integrations import stripe as gateway
-from portal.models import Cart, Company, CreditException, CreditNote, Invoice, ManualPayment, User
-from portal.services import NotFound, ServiceError, audit, billing
+from portal.models import (
+    Cart,
+    Company,
+    CompanyBalance,
+    CreditException,
+    CreditNote,
+    Invoice,
+    ManualPayment,
+    User,
+)
+from portal.services import NotFound, ServiceError, audit, balances
 from portal.services.cards import card_of_company
 
 ZERO = Decimal("0.00")
@@ -59,39 +68,44 @@ def _total(expression, *where):
 
 
 def _exposure_statement():
-    """Open invoice balances, unapplied payments, credit notes and the uninvoiced part of live orders of
-    the company ``:company_id`` (except order ``:exclude_id``) in one statement.
+    """Open invoice balances, unapplied payments and credit notes of the company ``:company_id``, and its
+    kept uninvoiced amount (``portal.services.balances``), in one statement.
 
     Not merged with the company row's lock: on PostgreSQL a statement reads from the snapshot it started
-    with, so a ``FOR UPDATE`` that waited for another order's commit would still sum without that
+    with, so a ``FOR UPDATE`` that waited for another order's commit would still read without that
     order (a test with five concurrent orders of one company caught it)."""
-    companies = Company.__table__
+    companies, balances_table = Company.__table__, CompanyBalance.__table__
+    of_company = balances_table.c.company_id == companies.c.id
     return (select(
         _total(Invoice.total - Invoice.amount_paid, Invoice.company_id == companies.c.id,
                Invoice.status == "open"),
         _total(ManualPayment.amount - ManualPayment.applied, ManualPayment.company_id == companies.c.id),
         _total(CreditNote.amount, CreditNote.company_id == companies.c.id),
-        billing.UNINVOICED.c.simple, billing.UNINVOICED.c.with_cuts)
-        .select_from(companies).join(billing.UNINVOICED, true())
+        select(balances_table.c.uninvoiced).where(of_company).scalar_subquery().label("uninvoiced"))
         .where(companies.c.id == bindparam("company_id")))
 
 
 _EXPOSURE = _exposure_statement()
 
 
-def exposure(company_id: int, exclude_order_id: int | None = None) -> Decimal:
+def exposure(company_id: int, locked: bool = False) -> Decimal:
     """What the company owes or has committed on account: open invoice balances, plus the part of its
     live on-account orders not invoiced yet (units cancelled before invoicing simply drop out of it),
-    less unapplied payments and credit notes (which exist only for money already invoiced)."""
+    less unapplied payments and credit notes (which exist only for money already invoiced).
 
-    row = db.session.execute(_EXPOSURE, {"company_id": company_id, "exclude_id": exclude_order_id or 0}).one()
+    The uninvoiced part is the company's kept balance (``portal.services.balances``); when it is unknown
+    it is summed from the tables — and stored at commit when ``locked`` (placing, under
+    :func:`lock_company`). An order being placed counts for nothing until its lines are written, so
+    placing reads this before writing them."""
+
+    row = db.session.execute(_EXPOSURE, {"company_id": company_id}).one()
     open_invoices, credit, notes = (Decimal(value) for value in row[:3])
-    uninvoiced = billing.uninvoiced_total_from(row.simple, row.with_cuts, company_id, exclude_order_id)
+    uninvoiced = balances.uninvoiced(company_id, row.uninvoiced, locked)
     return (open_invoices + uninvoiced - credit - notes).quantize(ZERO)
 
 
-def check(company: Company, total: Decimal, exclude_order_id: int | None = None) -> CreditCheck:
-    return check_against(company, exposure(company.id, exclude_order_id), total)
+def check(company: Company, total: Decimal, locked: bool = False) -> CreditCheck:
+    return check_against(company, exposure(company.id, locked), total)
 
 
 def check_against(company: Company, current: Decimal, total: Decimal) -> CreditCheck:
@@ -117,14 +131,13 @@ def over_limit_message(result: CreditCheck) -> str:
             f"approve a credit exception.")
 
 
-def payment_problems(cart: Cart, company: Company, total: Decimal,
-                     exclude_order_id: int | None = None) -> list[str]:
+def payment_problems(cart: Cart, company: Company, total: Decimal) -> list[str]:
     """Why the cart cannot be paid the way it says (empty when it can)."""
-    return assess(cart, company, total, exclude_order_id)[0]
+    return assess(cart, company, total)[0]
 
 
 def assess(cart: Cart, company: Company, total: Decimal,
-           exclude_order_id: int | None = None) -> tuple[list[str], CreditCheck | None]:
+           locked: bool = False) -> tuple[list[str], CreditCheck | None]:
     """The payment problems of the cart, and (on account) the credit check they came from, so that
     placing the order can use the same check instead of reading the exposure again."""
     if cart.payment_method == "card":
@@ -136,7 +149,7 @@ def assess(cart: Cart, company: Company, total: Decimal,
         return [], None
     if company.payment_terms == "card_only":
         return ["Your account pays by card: choose Card in the checkout details."], None
-    result = check(company, total, exclude_order_id)
+    result = check(company, total, locked)
     return ([] if result.allowed else [over_limit_message(result)]), result
 
 

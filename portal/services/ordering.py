@@ -20,7 +20,7 @@ from portal.database import write_transaction
 from portal.domain.availability import split_request
 from portal.domain.checkout import LineRequest, PlanLine, ProductState, blocking_problems, changed_lines
 from portal.domain.checkout import plan as plan_lines
-from portal.domain.eta import WaitingBackorder, eta_for_new_backorder, lead_time_days
+from portal.domain.eta import OpenPoLine, WaitingBackorder, eta_for_new_backorder, lead_time_days
 from portal.domain.goodwill import Adjustment, Rule, adjustments_for
 from portal.extensions import db
 from portal.models import (
@@ -36,7 +36,7 @@ from portal.models import (
     Stock,
     User,
 )
-from portal.services import ServiceError, credit, notifications
+from portal.services import ServiceError, balances, credit, notifications
 from portal.services import carts as cart_service
 from portal.services.cards import card_of_company
 from portal.services.pricing import PriceBook
@@ -82,15 +82,28 @@ def _requests(cart: Cart) -> list[LineRequest]:
 
 
 def product_states(products: list, wanted: dict[int, int], available: dict[int, int], book: PriceBook,
-                   today: date, priced: tuple[dict, dict] | None = None) -> dict[int, ProductState]:
+                   today: date, priced: tuple[dict, dict] | None = None, locked: bool = False,
+                   po_lines: dict[int, list[OpenPoLine]] | None = None) -> dict[int, ProductState]:
     """Each product's state, with the ETA its backordered part would get at the end of the queue.
 
     ``products`` are Product objects or rows with the same column names (the API reads rows, with the
     vendor's lead time as ``vendor_lead_time_days``). Waiting backorders and open PO lines are read only
     for the products the order would backorder (wanted > available): two queries, whatever the count.
-    ``priced``: the book's unit prices and breaks of these products, when read already (before locks)."""
+    ``priced``: the book's unit prices and breaks of these products, when read already (before locks).
+    ``locked``: the products' rows are locked in a write transaction (placing; see
+    ``stock_facts.backordered_open_by_product``).
+    ``po_lines``: open PO lines by product kept from an earlier plan of the same order (the API plans
+    before the locks and again under them): only short products missing from it are read, and added to
+    it. Waiting backorders are read every time: other orders change them, and the cap counts them."""
     short = [p.id for p in products if wanted.get(p.id, 1) > available.get(p.id, 0)]
-    waiting, po_lines = backordered_open_by_product(short), open_po_lines_by_product(short, today)
+    waiting = backordered_open_by_product(short, locked)
+    if po_lines is None:
+        po_lines = open_po_lines_by_product(short, today)
+    else:
+        unread = [product_id for product_id in short if product_id not in po_lines]
+        if unread:
+            read = open_po_lines_by_product(unread, today)
+            po_lines.update({product_id: read.get(product_id, []) for product_id in unread})
     prices, breaks = priced or (book.unit_prices(products), book.breaks([p.id for p in products]))
     states = {}
     for product in products:
@@ -133,10 +146,12 @@ def _totals(lines: list[PlanLine], adjustments: list[Adjustment]) -> tuple[Decim
 
 
 def _plan(cart: Cart, products: list[Product], available: dict[int, int], company: Company,
-          today: date, order_id: int | None = None) -> Review:
+          today: date, locked: bool = False) -> Review:
+    """``locked``: placing, with the company, product and stock rows locked (kept sums read unknown are
+    stored at commit: ``portal.services.balances``)."""
     requests = _requests(cart)
     wanted = {r.product_id: r.quantity for r in requests}
-    states = product_states(products, wanted, available, PriceBook.for_company(company), today)
+    states = product_states(products, wanted, available, PriceBook.for_company(company), today, locked=locked)
     lines = plan_lines(requests, states)
     adjustments = adjustments_for(lines, goodwill_rules(), today)
     subtotal, adjusted, total = _totals(lines, adjustments)
@@ -148,7 +163,7 @@ def _plan(cart: Cart, products: list[Product], available: dict[int, int], compan
     checked = None
     if lines:
         # How it is paid: a usable card, or on account within the credit limit (DESIGN §7).
-        payment, checked = credit.assess(cart, company, total, order_id)
+        payment, checked = credit.assess(cart, company, total, locked)
         problems.extend((None, p) for p in payment)
     return Review(cart, lines, adjustments, subtotal, adjusted, total, problems, checked)
 
@@ -312,7 +327,7 @@ def place_order(user: User, company_id: int, token: str, reviewed: list, today: 
         available: dict[int, int] = {}
         for stock in stocks:
             available[stock.product_id] = available.get(stock.product_id, 0) + stock.on_hand - stock.allocated
-        review = _plan(cart, products, available, company, today, order_id)
+        review = _plan(cart, products, available, company, today, locked=True)
         if review.problems:
             raise CheckoutRejected(review.problems)
         changed = changed_lines(reviewed, review.lines)
@@ -335,6 +350,9 @@ def place_order(user: User, company_id: int, token: str, reviewed: list, today: 
             review.total
         _confirmation(order, user, review)
         _after_placing(session, list(lines.values()), today)
+        value = balances.placed_value(review.subtotal, review.adjustments_total)
+        balances.add_placed(session, company.id, order.id, None if order.payment_method == "card" else value,
+                            {line.product_id: line.backorder for line in review.lines})
         cart_service.clear(session, cart.id)
     return order
 

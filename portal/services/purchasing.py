@@ -648,10 +648,18 @@ def generate_purchase_orders(actor: User, today: date) -> GenerateResult:
         return _apply(session, _demands(session, None), actor, today)
 
 
-def add_backorders_to_drafts(session: Session, product_ids: list[int], today: date) -> None:
+def add_backorders_to_drafts(session: Session, product_ids: list[int], today: date, *,
+                             enabled: bool | None = None) -> None:
     """The ``auto_add_backorders`` setting: called by ``place_order`` inside its transaction (stock rows
-    are locked already) so a new backorder lands on its vendor's draft PO at once."""
-    if not product_ids or not settings_service.auto_add_backorders(session):
+    are locked already) so a new backorder lands on its vendor's draft PO at once.
+
+    ``enabled``: the setting, when the caller read it already (the API reads it with the key); None
+    reads it here."""
+    if not product_ids:
+        return
+    if enabled is None:
+        enabled = settings_service.auto_add_backorders(session)
+    if not enabled:
         return
     session.flush()
     _apply(session, _demands(session, sorted(product_ids)), None, today)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from portal.database import write_transaction
 from portal.domain.allocation import DEFAULT_RULE, PRIORITY_RULES
@@ -28,13 +28,25 @@ def _all(session=None) -> dict[str, str]:
     return {**DEFAULTS, **{row.key: row.value for row in rows}}
 
 
+def column(key: str):
+    """The setting ``key`` as a scalar subquery column labelled ``key`` (its default when the row is
+    missing): a service that runs a statement anyway reads the setting with it, without one of its own."""
+    stored = select(PortalSetting.value).where(PortalSetting.key == key).scalar_subquery()
+    return func.coalesce(stored, DEFAULTS[key]).label(key)
+
+
 def priority_rule(session=None) -> str:
     rule = _all(session)["backorder_priority"]
     return rule if rule in PRIORITY_RULES else DEFAULT_RULE
 
 
 def auto_add_backorders(session=None) -> bool:
-    return _all(session)["auto_add_backorders"] == "1"
+    return is_on(_all(session)["auto_add_backorders"])
+
+
+def is_on(value: str) -> bool:
+    """A yes/no setting's stored value ("1" or "0") as a bool."""
+    return value == "1"
 
 
 def default_goodwill_limit(session=None) -> Decimal:

@@ -19,6 +19,7 @@ from portal.domain.eta import Eta, OpenPoLine, WaitingBackorder, eta_for_new_bac
 from portal.extensions import db
 from portal.models import Order, OrderLine, Product, PurchaseOrder, PurchaseOrderLine, Stock
 from portal.models.purchasing import OPEN_PO_STATUSES
+from portal.services import balances
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,19 +72,15 @@ def waiting_by_product(product_ids: Iterable[int]) -> dict[int, list[WaitingBack
     return queues
 
 
-def backordered_open_by_product(product_ids: Iterable[int]) -> dict[int, int]:
-    """Units on backorder across all open orders, per product (what a cap counts against): one grouped
-    query, the queue's total rather than its rows."""
+def backordered_open_by_product(product_ids: Iterable[int], locked: bool = False) -> dict[int, int]:
+    """Units on backorder across all open orders, per product (what a cap counts against): the totals
+    kept in ``product_backorders`` (``portal.services.balances``), one statement. ``locked``: the caller
+    holds these products' row locks in a write transaction (placing), so totals found unknown are
+    stored when it commits."""
     ids = list(product_ids)
     if not ids:
         return {}
-    return {product_id: int(units) for product_id, units in db.session.execute(_WAITING_UNITS, {"ids": ids})}
-
-
-_lines = OrderLine.__table__.c
-_WAITING_UNITS = (select(_lines.product_id, func.sum(_lines.backordered))
-                  .where(_lines.product_id.in_(bindparam("ids", expanding=True)), _lines.backordered > 0)
-                  .group_by(_lines.product_id))
+    return balances.backordered_units(ids, locked)
 
 
 def open_po_lines_by_product(product_ids: Iterable[int], today: date) -> dict[int, list[OpenPoLine]]:
@@ -92,17 +89,23 @@ def open_po_lines_by_product(product_ids: Iterable[int], today: date) -> dict[in
     ids = list(product_ids)
     if not ids:
         return {}
-    rows = db.session.execute(
-        select(PurchaseOrderLine, PurchaseOrder.sent_at)
-        .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.purchase_order_id)
-        .where(PurchaseOrderLine.product_id.in_(ids), PurchaseOrder.status.in_(OPEN_PO_STATUSES),
-               PurchaseOrderLine.quantity_received < PurchaseOrderLine.quantity_ordered))
     lines: dict[int, list[OpenPoLine]] = defaultdict(list)
-    for line, sent_at in rows:
-        expected = line.expected_date or ((sent_at.date() if sent_at else today) + timedelta(days=14))
-        lines[line.product_id].append(OpenPoLine(po_line_id=line.id, expected_date=expected,
-                                                 open_quantity=line.open_quantity))
+    for line in db.session.execute(_OPEN_PO_LINES, {"ids": ids}):
+        sent = line.sent_at.date() if line.sent_at else today
+        lines[line.product_id].append(OpenPoLine(
+            po_line_id=line.id, expected_date=line.expected_date or sent + timedelta(days=14),
+            open_quantity=line.quantity_ordered - line.quantity_received))
     return lines
+
+
+_po_lines, _pos = PurchaseOrderLine.__table__.c, PurchaseOrder.__table__.c
+#: Plain rows, built once: placing reads these for every order that backorders.
+_OPEN_PO_LINES = (
+    select(_po_lines.id, _po_lines.product_id, _po_lines.expected_date, _po_lines.quantity_ordered,
+           _po_lines.quantity_received, _pos.sent_at)
+    .join_from(PurchaseOrderLine.__table__, PurchaseOrder.__table__, _pos.id == _po_lines.purchase_order_id)
+    .where(_po_lines.product_id.in_(bindparam("ids", expanding=True)), _pos.status.in_(OPEN_PO_STATUSES),
+           _po_lines.quantity_received < _po_lines.quantity_ordered))
 
 
 def facts_for(products: Iterable[Product], today: date) -> dict[int, StockFacts]:

@@ -11,13 +11,16 @@ import random
 import threading
 import uuid
 from collections import Counter
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import event, func, select
 
+from portal.clock import today
+from portal.database import write_transaction
 from portal.extensions import db
-from portal.models import Order, OrderLine, Stock
+from portal.models import Order, OrderLine, PurchaseOrder, PurchaseOrderLine, Stock
 from tests.factories import make_address, make_company, make_product, make_user, set_stock
 from tests.integration.test_api_orders import api_buyer, api_key, post_order
 from tests.invariants import assert_invariants
@@ -162,9 +165,25 @@ def test_concurrent_orders_of_one_company_cannot_together_pass_its_credit_limit(
 #: statement for all lines), 1 on SQLite (see test_..._on_every_backend below); 1 leaves no room for a
 #: per-line query loop.
 PER_LINE_LIMIT = 1
-#: Statements for a 16-line order, everything included (the key's check, the claim, reads, locks, writes,
-#: the outbox). Measured 19 on PostgreSQL and 36 on SQLite (20 + one per line).
-SIXTEEN_LINE_CAP = 40
+#: A one-line order of a product in stock, once the company's kept balance is known (its second order):
+#: the key with its company, address and settings; the claim; the product; goodwill rules; price
+#: breaks; stock; the company's lock and exposure (with the kept balance); the order, its line, the
+#: outbox message and the notice; the stock rows' locks, the allocation, and the kept balance's increase.
+IN_STOCK_ORDER = 15
+#: A one-line order backordered on a product with an open PO, kept sums known: no allocation, but the
+#: kept units on backorder (read before the locks and again under them), the open PO lines (read once)
+#: and the kept units' increase.
+BACKORDERED_ORDER = 18
+#: A company's first order sums its uninvoiced amount (no kept balance yet), then sums it again at
+#: commit, with its own order, and stores it (the generation, the sum, the store).
+COMPANY_FIRST_ORDER = 4
+#: The first backorder of products sums their units on backorder again at commit and stores them (one
+#: statement each for all the order's products).
+PRODUCTS_FIRST_BACKORDER = 2
+#: Statements for a 16-line order, half of it backordered, everything included: a backordered order's,
+#: the first order's sums and stores, the allocation, and on SQLite its BEGIN IMMEDIATE (counted by
+#: ``statements_to_place``).
+SIXTEEN_LINE_CAP = BACKORDERED_ORDER + COMPANY_FIRST_ORDER + PRODUCTS_FIRST_BACKORDER + 2
 
 
 def statements_to_place(client, lines: int) -> int:
@@ -207,3 +226,65 @@ def test_statements_per_api_order_do_not_grow_with_its_lines_on_every_backend(an
     """What the service promises (portal/services/api_orders.py): a fixed number of statements."""
     counts, per_line = per_line_growth(any_app.test_client())
     assert per_line == 0, counts
+
+
+def statements_run(client, key: str, body: dict) -> tuple[dict, list[str]]:
+    """The order placed, and the SQL statements the server ran for it (SQLite's BEGIN IMMEDIATE left
+    out: PostgreSQL's BEGIN is not one, the driver sends it)."""
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        if statement != "BEGIN IMMEDIATE":
+            statements.append(" ".join(statement.split()))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        response = post_order(client, key, body)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert response.status_code == 201, response.json
+    return response.json, statements
+
+
+def reading(table: str, statements: list[str]) -> list[str]:
+    """The statements that read rows of ``table`` (not merely a subquery of it)."""
+    return [s for s in statements if s.startswith(f"SELECT {table}.")]
+
+
+def test_an_order_in_stock_runs_a_fixed_set_of_statements(any_app):
+    _, _, key = api_buyer()
+    set_stock(make_product(sku="COUNT-IN"), 10)
+    body = {"lines": [{"sku": "COUNT-IN", "quantity": 2}]}
+    _, first = statements_run(any_app.test_client(), key, body)
+    assert len(first) == IN_STOCK_ORDER + COMPANY_FIRST_ORDER, first
+
+    order, statements = statements_run(any_app.test_client(), key, body)
+
+    assert order["lines"][0]["ships_now"] == 2
+    assert len(statements) == IN_STOCK_ORDER, statements
+    (key_read,) = [s for s in statements if "FROM api_keys" in s]
+    assert "addresses" in key_read and "portal_settings" in key_read
+    assert not [s for s in statements if "addresses" in s and s != key_read]
+    assert not reading("portal_settings", statements)
+
+
+def test_a_backorder_reads_the_open_po_lines_once_and_the_settings_with_the_key(any_app):
+    _, _, key = api_buyer()
+    product = make_product(sku="COUNT-BO", policy="allow")
+    set_stock(product, 0)
+    arrives = today() + timedelta(days=10)
+    with write_transaction() as session:
+        po = PurchaseOrder(number="PO-COUNT", vendor_id=product.vendor_id, status="sent")
+        session.add(po)
+        session.flush()
+        session.add(PurchaseOrderLine(purchase_order_id=po.id, product_id=product.id, quantity_ordered=20,
+                                      expected_date=arrives))
+
+    statements_run(any_app.test_client(), key, {"lines": [{"sku": "COUNT-BO", "quantity": 1}]})
+    order, statements = statements_run(any_app.test_client(), key,
+                                       {"lines": [{"sku": "COUNT-BO", "quantity": 3}]})
+
+    assert (order["lines"][0]["backordered"], order["lines"][0]["eta"]) == (3, arrives.isoformat())
+    assert len(statements) == BACKORDERED_ORDER, statements
+    assert len(reading("purchase_order_lines", statements)) == 1
+    assert not reading("portal_settings", statements)

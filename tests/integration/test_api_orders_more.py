@@ -320,6 +320,29 @@ def test_the_key_is_checked_before_the_body(client):
     assert_unauthenticated(response)
 
 
+INVALID_BODIES = [{"lines": []}, ["not", "an", "object"], {"lines": [line()], "ship_to_address_id": "1"}]
+
+
+@pytest.mark.parametrize("body", INVALID_BODIES, ids=["no-lines", "not-an-object", "bad-address-id"])
+def test_a_revoked_key_with_an_invalid_body_is_unauthenticated_not_told_about_the_body(client, body):
+    user, _, revoked = api_buyer()
+    with write_transaction() as session:
+        session.scalar(select(ApiKey).where(ApiKey.prefix == revoked[:12])).revoked_at = utcnow()
+    response = client.post("/api/v1/orders", json=body,
+                           headers={"Authorization": f"Bearer {revoked}", "Idempotency-Key": "k-1"})
+    assert_unauthenticated(response)
+    assert "problems" not in response.json
+
+
+@pytest.mark.parametrize("body", INVALID_BODIES, ids=["no-lines", "not-an-object", "bad-address-id"])
+def test_a_key_that_may_not_order_with_an_invalid_body_is_forbidden_not_told_about_the_body(client, body):
+    key = key_of_inactive_buyer()
+    response = client.post("/api/v1/orders", json=body,
+                           headers={"Authorization": f"Bearer {key}", "Idempotency-Key": "k-1"})
+    assert response.status_code == 403, response.get_data(as_text=True)
+    assert "problems" not in response.json
+
+
 # --- reading an order; JSON errors under /api/ -----------------------------------------------------------
 
 

@@ -1,8 +1,9 @@
 """The JSON ordering API keeps the checkout's rules, on SQLite and PostgreSQL: goodwill is applied and
 recorded with its rule, the credit limit and its exceptions hold, card-only accounts are refused, prices
 are the company's, hidden backorders read as in stock unless late, the chosen address is the ship-to, the
-buyer is told, an order placed on the website reads the same through the API, and an Idempotency-Key
-belongs to one buyer and is spent only by an order that was placed."""
+buyer is told, backorders go onto draft POs when ``auto_add_backorders`` is on, an order placed on the
+website reads the same through the API, and an Idempotency-Key belongs to one buyer and is spent only by
+an order that was placed."""
 
 from __future__ import annotations
 
@@ -25,12 +26,15 @@ from portal.models import (
     Order,
     OrderLine,
     OutboxMessage,
+    PoLineLink,
     PriceBreak,
     PriceList,
     PriceListItem,
+    PurchaseOrder,
     User,
 )
 from portal.services import carts, credit, ordering
+from portal.services import settings as settings_service
 from tests.factories import make_address, make_company, make_product, make_user, make_vendor, set_stock
 from tests.integration.test_api_orders import api_buyer, api_key, post_order
 from tests.web.site import db_snapshot
@@ -268,6 +272,25 @@ def test_the_chosen_address_is_the_ship_to_and_the_default_otherwise(client):
         "ship_complete", "ship_partial")
 
 
+def test_the_default_address_is_the_one_marked_default_not_the_first(client):
+    user = make_user(company=(company := make_company()), password=None)
+    make_address(company, label="Office", is_default_shipping=False)
+    make_address(company, label="Dock", line1="9 Quay", city="Port", postal_code="22222",
+                 is_default_shipping=True)
+    set_stock(make_product(sku="ADDR-4"), 10)
+    placed = post_order(client, api_key(user), {"lines": [{"sku": "ADDR-4", "quantity": 1}]})
+    assert placed.json["ship_to"] == "Dock: 9 Quay, Port, 22222, US"
+
+
+def test_an_address_of_another_company_is_refused_even_its_default_one(client):
+    _, _, key = api_buyer()
+    theirs = make_address(make_company(), label="Theirs", is_default_shipping=True)
+    set_stock(make_product(sku="ADDR-3"), 10)
+    problems = refused_without_writing(client, key, {"lines": [{"sku": "ADDR-3", "quantity": 1}],
+                                                     "ship_to_address_id": theirs.id})
+    assert [p["message"] for p in problems] == ["ship_to_address_id is not one of your addresses."]
+
+
 def test_a_company_without_an_address_is_told_to_add_one(client):
     user = make_user(company=make_company(), password=None)
     key = api_key(user)
@@ -295,6 +318,31 @@ def test_the_buyer_gets_the_confirmation_email_and_notice(client):
     assert (notice.user_id, notice.topic, notice.title) == (buyer.id, "order_confirmed",
                                                            f"Order {number} confirmed")
     assert colleague.id not in {message.recipient_user_id, notice.user_id}
+
+
+# --- back office ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("setting", [True, False, None], ids=["on", "off", "never-set"])
+def test_a_backorder_goes_onto_its_vendors_draft_po_only_with_auto_add_backorders_on(client, setting):
+    if setting is not None:
+        limit = settings_service.default_goodwill_limit()
+        settings_service.update_settings(make_user("admin", password=None), "order_date", setting, limit)
+    _, _, key = api_buyer()
+    vendor = make_vendor(pack_size=5)
+    set_stock(make_product(sku="AUTO-1", policy="allow", vendor=vendor), 1)
+
+    placed = post_order(client, key, {"lines": [{"sku": "AUTO-1", "quantity": 4}]})
+
+    assert placed.status_code == 201 and placed.json["lines"][0]["backordered"] == 3
+    db.session.rollback()
+    drafts = list(db.session.scalars(select(PurchaseOrder).where(PurchaseOrder.vendor_id == vendor.id)))
+    linked = list(db.session.scalars(select(PoLineLink.quantity)))
+    if setting:
+        assert [(po.status, [ln.quantity_ordered for ln in po.lines]) for po in drafts] == [("draft", [5])]
+        assert linked == [3]
+    else:
+        assert (drafts, linked) == ([], [])
 
 
 # --- idempotency ------------------------------------------------------------------------------------------
