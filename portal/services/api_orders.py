@@ -11,8 +11,11 @@ Built for throughput (issue 4's target is measured on this path, ``bench/bench_c
 rows and Core statements instead of ORM objects, a fixed number of statements whatever the line count,
 reads that need no lock before the locks, and the lock held only for the plan, the writes and the commit.
 
-The request's ``Idempotency-Key`` becomes the order's one-time checkout token (per user), claimed first
-with "insert ... on conflict do nothing": a repeated request returns the order the first one made.
+The request's ``Idempotency-Key`` becomes the order's one-time checkout token (per user), claimed with
+"insert ... on conflict do nothing": a repeated request returns the order the first one made. The
+optimistic path claims once its plan holds, writing the order row whole (one statement); any problem
+sends the order to the careful path, which claims first (a repeat whose stock has gone since still
+finds its order).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import String, and_, bindparam, case, cast, func, literal, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from portal.database import write_transaction
@@ -238,6 +241,42 @@ def _claim_statement(dialect):
 _CLAIM = {"postgresql": _claim_statement(postgresql), "sqlite": _claim_statement(sqlite)}
 
 
+def _claim_placed_statement(dialect):
+    """The optimistic path's claim: the order row with its number, ship-to and totals in one statement
+    (no placeholder to update later). The id is taken first — PostgreSQL's sequence, SQLite's next rowid
+    (one writer at a time there) — so the number "SO-00042" is made from it in the same statement."""
+    if dialect is postgresql:
+        next_id = select(func.nextval(func.pg_get_serial_sequence("orders", "id")).label("id")).subquery("n")
+        text_id = cast(next_id.c.id, String)
+        digits = case((next_id.c.id < 100000, func.lpad(text_id, 5, "0")), else_=text_id)
+    else:
+        next_id = select((func.coalesce(func.max(_orders.c.id), 0) + 1).label("id")).subquery("n")
+        digits = func.printf("%05d", next_id.c.id)
+    c = _orders.c
+    values = {
+        "id": next_id.c.id, "number": literal("SO-", String) + digits,
+        "checkout_token": bindparam("token", type_=c.checkout_token.type),
+        "company_id": bindparam("company_id", type_=c.company_id.type),
+        "placed_by_id": bindparam("user_id", type_=c.placed_by_id.type),
+        "placed_at": bindparam("placed_at", type_=c.placed_at.type), "status": literal("open", String),
+        "po_reference": bindparam("po_reference", type_=c.po_reference.type),
+        "need_by": bindparam("need_by", type_=c.need_by.type),
+        "shipping_preference": bindparam("shipping_preference", type_=c.shipping_preference.type),
+        "payment_method": literal("on_account", String),
+        "ship_to_text": bindparam("ship_to", type_=c.ship_to_text.type),
+        "subtotal": bindparam("subtotal", type_=c.subtotal.type),
+        "adjustments_total": bindparam("adjusted", type_=c.adjustments_total.type),
+        "total": bindparam("total", type_=c.total.type)}
+    return (dialect.insert(_orders)
+            .from_select(list(values), select(*values.values()).select_from(next_id).where(true()))
+            .on_conflict_do_nothing(index_elements=["checkout_token"])
+            .returning(_orders.c.id, _orders.c.number))
+
+
+_CLAIM_PLACED = {"postgresql": _claim_placed_statement(postgresql),
+                 "sqlite": _claim_placed_statement(sqlite)}
+
+
 def _claim(conn, buyer: ApiBuyer, token: str, request: OrderRequest, placed_at: datetime) -> int | None:
     return conn.execute(_CLAIM[conn.dialect.name], {
         "number": f"T{token[4:23]}", "token": token, "company_id": buyer.company_id, "user_id": buyer.user_id,
@@ -358,10 +397,10 @@ def _place(session, conn, buyer: ApiBuyer, company, idempotency_key: str, reques
     off, planning under the locks as the checkout does, which decides and words every refusal."""
     token = checkout_token(buyer.user_id, idempotency_key)
     placed_at = utcnow()
-    order_id = _claim(conn, buyer, token, request, placed_at)
-    if order_id is None:
-        existing = session.scalar(select(Order).where(Order.checkout_token == token))
-        return view_of(existing), False
+    if not optimistic:  # claimed first, so that a repeat finds its order whatever stock says now
+        order_id = _claim(conn, buyer, token, request, placed_at)
+        if order_id is None:
+            return _existing(session, token)
     number_of = {line.sku: n for n, line in enumerate(request.lines, start=1)}
     found = {row.sku: row for row in conn.execute(_PRODUCTS, {"skus": list(number_of)})}
     problems = [Problem(f"Unknown SKU {sku}: check it against the catalog.", n, sku)
@@ -394,12 +433,22 @@ def _place(session, conn, buyer: ApiBuyer, company, idempotency_key: str, reques
         return plan_lines(requests, product_states(products, wanted, available, book, today, priced,
                                                    locked=locked, po_lines=po_lines))
 
+    ship_to = f"{company.label}: {Address.one_line(company)}" if company.address_id is not None else ""
     if optimistic:
         stock_rows = conn.execute(_STOCK_NOW, {"ids": ids}).all() if ids else []
         lines = plan_from(stock_rows, locked=False)
         problems += _line_problems(lines, {p.id: number_of[p.sku] for p in products})
-        if problems:
+        if problems:  # a repeat of an order placed earlier is found by the path that claims first
             raise _Recheck()
+        subtotal, adjusted = _totals(lines, adjustments_for(lines, rules, today))
+        claimed = conn.execute(_CLAIM_PLACED[conn.dialect.name], {
+            "token": token, "company_id": buyer.company_id, "user_id": buyer.user_id, "placed_at": placed_at,
+            "po_reference": request.po_reference, "need_by": request.need_by,
+            "shipping_preference": request.shipping_preference, "ship_to": ship_to, "subtotal": subtotal,
+            "adjusted": adjusted, "total": subtotal + adjusted}).first()
+        if claimed is None:
+            return _existing(session, token)
+        order_id, number = claimed
     # Locks: the company row (then its exposure), then products and stock rows in product-id order.
     conn.execute(_LOCK_COMPANY, {"company_id": buyer.company_id})
     # A statement of its own, after the lock: it must see the orders committed while we waited.
@@ -409,8 +458,7 @@ def _place(session, conn, buyer: ApiBuyer, company, idempotency_key: str, reques
         lines = plan_from(stock_rows, locked=True)
         problems += _line_problems(lines, {p.id: number_of[p.sku] for p in products})
     adjustments = adjustments_for(lines, rules, today)
-    subtotal = sum((line.line_total for line in lines), Decimal("0.00"))
-    adjusted = sum((a.amount for a in adjustments), Decimal("0.00"))
+    subtotal, adjusted = _totals(lines, adjustments)  # the optimistic claim's, as its lines are the same
     total = subtotal + adjusted
     check = None
     if exposure is not None and not problems:
@@ -421,10 +469,10 @@ def _place(session, conn, buyer: ApiBuyer, company, idempotency_key: str, reques
             problems.append(Problem(credit.over_limit_message(check)))
     if problems:
         raise OrderRefused(sorted(problems, key=lambda p: (p.line or 0)))
-    number = f"SO-{order_id:05d}"
-    ship_to = f"{company.label}: {Address.one_line(company)}"
-    conn.execute(_ORDER_PLACED, {"order_id": order_id, "number": number, "ship_to": ship_to,
-                                    "subtotal": subtotal, "adjusted": adjusted, "total": total})
+    if not optimistic:
+        number = f"SO-{order_id:05d}"
+        conn.execute(_ORDER_PLACED, {"order_id": order_id, "number": number, "ship_to": ship_to,
+                                     "subtotal": subtotal, "adjusted": adjusted, "total": total})
     line_ids = _write_lines(conn, order_id, lines)
     _write_adjustments(conn, order_id, line_ids, adjustments)
     if check is not None and check.exception_id is not None and check.over_by > 0:
@@ -452,6 +500,16 @@ def _place(session, conn, buyer: ApiBuyer, company, idempotency_key: str, reques
                      tuple((_sku_of(lines, a), a.description, a.amount) for a in adjustments),
                      subtotal, adjusted, total)
     return view, True
+
+
+def _existing(session, token: str) -> tuple[OrderView, bool]:
+    """The order an earlier request with the same key made."""
+    return view_of(session.scalar(select(Order).where(Order.checkout_token == token))), False
+
+
+def _totals(lines: list[PlanLine], adjustments: list[Adjustment]) -> tuple[Decimal, Decimal]:
+    return (sum((line.line_total for line in lines), Decimal("0.00")),
+            sum((a.amount for a in adjustments), Decimal("0.00")))
 
 
 @dataclass(frozen=True, slots=True)

@@ -370,6 +370,21 @@ def test_a_repeated_key_returns_the_first_order_whatever_the_second_body_says(cl
     assert db.session.scalar(select(func.count(OutboxMessage.id))) == 1
 
 
+def test_a_repeat_finds_its_order_even_when_the_order_could_not_be_placed_now(client):
+    """The fast path claims the key only once its plan holds; a repeat whose stock has gone since (and
+    would now be refused) goes the careful way, which claims first, and gets the first order."""
+    _, _, key = api_buyer()
+    set_stock(make_product(sku="GONE-1", policy="block"), 2)
+    first = post_order(client, key, {"lines": [{"sku": "GONE-1", "quantity": 2}]}, "erp-gone")
+    again = post_order(client, key, {"lines": [{"sku": "GONE-1", "quantity": 2}]}, "erp-gone")
+    fresh = post_order(client, key, {"lines": [{"sku": "GONE-1", "quantity": 2}]}, "erp-other")
+    assert (first.status_code, again.status_code, fresh.status_code) == (201, 200, 422)
+    assert again.json == first.json
+    db.session.rollback()
+    (order,) = db.session.scalars(select(Order))
+    assert first.json["number"] == order.number == f"SO-{order.id:05d}"  # numbered as the checkout does
+
+
 def test_the_same_idempotency_key_of_two_buyers_makes_two_orders(client):
     _, company, key = api_buyer()
     colleague_key = api_key(make_user(company=company, password=None))
