@@ -52,7 +52,12 @@ from portal.models import (
 from portal.models.base import utcnow
 from portal.services import ServiceError, balances, credit, notifications
 from portal.services import settings as settings_service
-from portal.services.ordering import confirmation_payload, goodwill_rules, product_states
+from portal.services.ordering import (
+    ActiveRulesJson,
+    confirmation_payload,
+    goodwill_rules_from,
+    product_states,
+)
 from portal.services.pricing import PriceBook
 
 
@@ -188,14 +193,15 @@ _BUYER_OF_KEY = _of_key(*_BUYER_COLUMNS)
 def _buyer_and_company_statement(chosen_address: bool):
     """The key's buyer with all an order needs of its company, in one statement: credit terms, price
     list, the ship-to address (the one asked for if it is the company's, else none; by default the
-    first by ``is_default_shipping``) and the ``auto_add_backorders`` setting. ``id`` is the company's:
-    the row stands for the company (``credit.check_against``, ``Address.one_line``)."""
+    first by ``is_default_shipping``), the ``auto_add_backorders`` setting and the active goodwill rules
+    (``ordering.ActiveRulesJson``). ``id`` is the company's: the row stands for the company
+    (``credit.check_against``, ``Address.one_line``)."""
     address_of = _addresses.company_id == _companies.id
     if chosen_address:
         address_of = and_(address_of, _addresses.id == bindparam("address_id"))
     return (_of_key(*_BUYER_COLUMNS, _companies.id, _companies.credit_limit, _companies.payment_terms,
                     _lists.id.label("price_list_id"), _lists.discount_percent, *_ADDRESS_COLUMNS,
-                    settings_service.column("auto_add_backorders"))
+                    settings_service.column("auto_add_backorders"), ActiveRulesJson().label("goodwill_rules"))
             .outerjoin(PriceList.__table__, _lists.id == _companies.price_list_id)
             .outerjoin(Address.__table__, address_of)
             .order_by(_addresses.is_default_shipping.desc(), _addresses.id).limit(1))
@@ -413,7 +419,7 @@ def _place(session, conn, buyer: ApiBuyer, company, idempotency_key: str, reques
         problems.append(Problem("ship_to_address_id is not one of your addresses."
                                 if request.ship_to_address_id else
                                 "Your company has no shipping address: add one under My company."))
-    rules = goodwill_rules(session)
+    rules = goodwill_rules_from(company.goodwill_rules)  # read with the key
     priced = book.unit_prices(products), book.breaks(ids)
     on_account = company.payment_terms != "card_only"
     if not on_account:

@@ -9,12 +9,15 @@ If anything differs from what the buyer reviewed, nothing is written and every c
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import String, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ColumnElement
 
 from portal.database import write_transaction
 from portal.domain.availability import split_request
@@ -137,6 +140,39 @@ _ACTIVE_RULES = (select(_rules.id, _rules.name, _rules.kind, _rules.days, _rules
 def goodwill_rules(session=None) -> list[Rule]:
     """The active goodwill rules, as the domain's values (one query)."""
     return [Rule(*row) for row in (session or db.session).execute(_ACTIVE_RULES)]
+
+
+class ActiveRulesJson(ColumnElement):
+    """The active goodwill rules as one JSON text column (a list of [id, name, kind, days, percent,
+    amount], by id; money as text), for a statement that runs anyway: the API reads them with the key
+    instead of in a statement of their own. Read it with :func:`goodwill_rules_from`."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(ActiveRulesJson, "postgresql")
+def _rules_json_postgresql(_element, _compiler, **_kw) -> str:
+    return ("(SELECT coalesce(json_agg(json_build_array(id, name, kind, days, percent::text, amount::text) "
+            "ORDER BY id), '[]')::text FROM goodwill_rules WHERE active)")
+
+
+@compiles(ActiveRulesJson, "sqlite")
+def _rules_json_sqlite(_element, _compiler, **_kw) -> str:
+    return ("(SELECT coalesce(json_group_array(json_array(id, name, kind, days, CAST(percent AS TEXT), "
+            "CAST(amount AS TEXT))), '[]') FROM (SELECT * FROM goodwill_rules WHERE active ORDER BY id))")
+
+
+_TWO_PLACES = Decimal("0.01")  # both Numeric(_, 2); SQLite may give 2.5 for 2.50
+
+
+def goodwill_rules_from(text: str) -> list[Rule]:
+    """:func:`goodwill_rules` from an :class:`ActiveRulesJson` column (the same values, to the cent)."""
+    def exact(value) -> Decimal | None:
+        return None if value is None else Decimal(str(value)).quantize(_TWO_PLACES)
+
+    return [Rule(id_, name, kind, days, exact(percent), exact(amount))
+            for id_, name, kind, days, percent, amount in json.loads(text)]
 
 
 def _totals(lines: list[PlanLine], adjustments: list[Adjustment]) -> tuple[Decimal, Decimal, Decimal]:

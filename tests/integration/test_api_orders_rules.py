@@ -419,3 +419,22 @@ def test_an_order_placed_on_the_website_reads_through_the_api(client):
     assert read.json["adjustments"] == [
         {"sku": "WEB-1", "description": "5% off long waits", "amount": "-6.00"}]
     assert (read.json["subtotal"], read.json["total"]) == ("200.00", "194.00")
+
+
+def test_goodwill_rules_read_as_json_with_the_key_are_the_rules_to_the_cent():
+    """The API reads the active rules as one JSON column of its key statement (``ActiveRulesJson``):
+    the same rules, in the same order, with the same Decimals as the checkout's own query."""
+    with write_transaction() as session:
+        session.add_all([
+            GoodwillRule(name="Cents", kind="credit_missed_deadline", amount=Decimal("10.10"), active=True),
+            GoodwillRule(name="Off", kind="percent_off_late_backorder", days=3, percent=Decimal("2.50"),
+                         active=False),
+            GoodwillRule(name="Half", kind="percent_off_late_backorder", days=14, percent=Decimal("2.50"),
+                         active=True),
+            GoodwillRule(name="Whole", kind="credit_missed_deadline", amount=Decimal("7"), active=True)])
+    db.session.rollback()
+    from_json = ordering.goodwill_rules_from(db.session.scalar(select(ordering.ActiveRulesJson())))
+    assert from_json == ordering.goodwill_rules()
+    assert [(r.name, r.percent, r.amount) for r in from_json] == [
+        ("Cents", None, Decimal("10.10")), ("Half", Decimal("2.50"), None), ("Whole", None, Decimal("7.00"))]
+    assert [str(r.amount) for r in from_json if r.amount] == ["10.10", "7.00"]
