@@ -17,7 +17,7 @@ from decimal import Decimal
 from sqlalchemy import String, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.expression import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
 
 from portal.database import write_transaction
 from portal.domain.availability import split_request
@@ -142,12 +142,14 @@ def goodwill_rules(session=None) -> list[Rule]:
     return [Rule(*row) for row in (session or db.session).execute(_ACTIVE_RULES)]
 
 
-class ActiveRulesJson(ColumnElement):
+class ActiveRulesJson(FunctionElement):
     """The active goodwill rules as one JSON text column (a list of [id, name, kind, days, percent,
     amount], by id; money as text), for a statement that runs anyway: the API reads them with the key
-    instead of in a statement of their own. Read it with :func:`goodwill_rules_from`."""
+    instead of in a statement of their own. Read it with :func:`goodwill_rules_from`. A function
+    element, so statements using it stay in SQLAlchemy's compiled cache."""
 
     type = String()
+    name = "active_rules_json"
     inherit_cache = True
 
 
