@@ -58,7 +58,7 @@ from portal.services.ordering import (
     goodwill_rules_from,
     product_states,
 )
-from portal.services.pricing import PriceBook
+from portal.services.pricing import BreaksJson, PriceBook, breaks_from
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +163,7 @@ _PRODUCTS = (
            _products.backorder_policy, _products.backorder_cap, _products.backorder_visibility,
            _products.stock_display, _products.low_stock_threshold, _products.order_minimum,
            _products.order_multiple, _products.lead_time_days,
-           _vendors.lead_time_days.label("vendor_lead_time_days"))
+           _vendors.lead_time_days.label("vendor_lead_time_days"), BreaksJson(_products.id).label("breaks"))
     .join_from(Product.__table__, Vendor.__table__, _vendors.id == _products.vendor_id)
     .where(_products.sku.in_(bindparam("skus", expanding=True)))
 )
@@ -420,7 +420,7 @@ def _place(session, conn, buyer: ApiBuyer, company, idempotency_key: str, reques
                                 if request.ship_to_address_id else
                                 "Your company has no shipping address: add one under My company."))
     rules = goodwill_rules_from(company.goodwill_rules)  # read with the key
-    priced = book.unit_prices(products), book.breaks(ids)
+    priced = book.unit_prices(products), {p.id: breaks_from(p.breaks) for p in products}  # read with them
     on_account = company.payment_terms != "card_only"
     if not on_account:
         problems.append(Problem("Your account pays by card, and the API places orders on account only: "

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import String, bindparam, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from portal.domain.pricing import Break, PriceTier, company_unit_price, price_table
 from portal.extensions import db
@@ -19,6 +22,37 @@ _FIXED_PRICES = select(_items.product_id, _items.price).where(
     _items.product_id.in_(bindparam("ids", expanding=True)))
 _BREAKS = (select(_breaks.product_id, _breaks.min_quantity, _breaks.percent_off)
            .where(_breaks.product_id.in_(bindparam("ids", expanding=True))).order_by(_breaks.id))
+
+
+class BreaksJson(FunctionElement):
+    """A product's price breaks as one JSON text column (a list of [min_quantity, percent_off as text]),
+    for a statement that reads products anyway: ``BreaksJson(products.c.id)``; read it with
+    :func:`breaks_from`. A function element, so statements using it stay in the compiled cache."""
+
+    type = String()
+    name = "breaks_json"
+    inherit_cache = True
+
+
+@compiles(BreaksJson, "postgresql")
+def _breaks_json_postgresql(element, compiler, **kw) -> str:
+    product_id = compiler.process(element.clauses, **kw)  # a compiled column, not input
+    return ("(SELECT coalesce(json_agg(json_build_array(min_quantity, percent_off::text)), '[]')::text "  # noqa: S608
+            f"FROM price_breaks WHERE price_breaks.product_id = {product_id})")
+
+
+@compiles(BreaksJson, "sqlite")
+def _breaks_json_sqlite(element, compiler, **kw) -> str:
+    product_id = compiler.process(element.clauses, **kw)  # a compiled column, not input
+    return ("(SELECT coalesce(json_group_array(json_array(min_quantity, CAST(percent_off AS TEXT))), '[]') "  # noqa: S608
+            f"FROM price_breaks WHERE price_breaks.product_id = {product_id})")
+
+
+def breaks_from(text: str) -> list[Break]:
+    """A :class:`BreaksJson` column as the domain's breaks, in quantity order (as ``price_table`` uses
+    them), percentages to the hundredth as the column holds them."""
+    return sorted((Break(min_quantity, Decimal(str(percent)).quantize(Decimal("0.01")))
+                   for min_quantity, percent in json.loads(text)), key=lambda b: b.min_quantity)
 
 
 class PriceBook:

@@ -166,15 +166,15 @@ def test_concurrent_orders_of_one_company_cannot_together_pass_its_credit_limit(
 #: per-line query loop.
 PER_LINE_LIMIT = 1
 #: A one-line order of a product in stock, once the company's kept balance is known (its second order):
-#: the key with its company, address, settings and goodwill rules; the product; price breaks; stock; the
-#: order row, claimed with its number and totals; the company's lock and exposure (with the kept
-#: balance); its line, the outbox message and the notice; the stock rows' locks, the allocation, and the
-#: kept balance's increase.
-IN_STOCK_ORDER = 13
+#: the key with its company, address, settings and goodwill rules; the product with its price breaks;
+#: stock; the order row, claimed with its number and totals; the company's lock and exposure (with the
+#: kept balance); its line, the outbox message and the notice; the stock rows' locks, the allocation,
+#: and the kept balance's increase.
+IN_STOCK_ORDER = 12
 #: A one-line order backordered on a product with an open PO, kept sums known: no allocation, but the
 #: kept units on backorder (read before the locks and again under them), the open PO lines (read once)
 #: and the kept units' increase.
-BACKORDERED_ORDER = 16
+BACKORDERED_ORDER = 15
 #: A company's first order sums its uninvoiced amount (no kept balance yet), then sums it again at
 #: commit, with its own order, and stores it (the generation, the sum, the store).
 COMPANY_FIRST_ORDER = 4

@@ -30,10 +30,11 @@ from portal.models import (
     PriceBreak,
     PriceList,
     PriceListItem,
+    Product,
     PurchaseOrder,
     User,
 )
-from portal.services import carts, credit, ordering
+from portal.services import carts, credit, ordering, pricing
 from portal.services import settings as settings_service
 from tests.factories import make_address, make_company, make_product, make_user, make_vendor, set_stock
 from tests.integration.test_api_orders import api_buyer, api_key, post_order
@@ -438,3 +439,20 @@ def test_goodwill_rules_read_as_json_with_the_key_are_the_rules_to_the_cent():
     assert [(r.name, r.percent, r.amount) for r in from_json] == [
         ("Cents", None, Decimal("10.10")), ("Half", Decimal("2.50"), None), ("Whole", None, Decimal("7.00"))]
     assert [str(r.amount) for r in from_json if r.amount] == ["10.10", "7.00"]
+
+
+def test_price_breaks_read_as_json_with_the_products_are_the_breaks_to_the_hundredth():
+    """The API reads each product's breaks as a JSON column of its product statement (``BreaksJson``):
+    the same breaks as the checkout's query, in quantity order."""
+    product = make_product(sku="BRK-1")
+    plain = make_product(sku="BRK-0")
+    with write_transaction() as session:
+        session.add_all([PriceBreak(product_id=product.id, min_quantity=50, percent_off=Decimal("12.50")),
+                         PriceBreak(product_id=product.id, min_quantity=10, percent_off=Decimal("5"))])
+    db.session.rollback()
+    rows = dict(db.session.execute(select(Product.id, pricing.BreaksJson(Product.id))
+                                   .where(Product.id.in_([product.id, plain.id]))).all())
+    found = {product_id: pricing.breaks_from(text) for product_id, text in rows.items()}
+    expected = pricing.PriceBook(None).breaks([product.id, plain.id])
+    assert found == {product.id: sorted(expected[product.id], key=lambda b: b.min_quantity), plain.id: []}
+    assert [str(b.percent_off) for b in found[product.id]] == ["5.00", "12.50"]
