@@ -29,6 +29,7 @@ from decimal import Decimal
 from sqlalchemy import String, and_, bindparam, case, cast, func, literal, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from portal import fast_sql
 from portal.database import write_transaction
 from portal.domain.checkout import LineRequest, PlanLine, blocking_problems
 from portal.domain.checkout import plan as plan_lines
@@ -362,8 +363,8 @@ def _attempt(key_hash: str, idempotency_key: str, request: OrderRequest | None, 
         conn = session.connection()  # Core statements skip the ORM session's execution layer
         with _prepared_statements(conn):
             address_id = request.ship_to_address_id if request is not None else None
-            company = conn.execute(_BUYER_COMPANY_AND_CHOSEN_ADDRESS if address_id else _BUYER_AND_COMPANY,
-                                   {"key_hash": key_hash, "address_id": address_id}).first()
+            statement = _BUYER_COMPANY_AND_CHOSEN_ADDRESS if address_id else _BUYER_AND_COMPANY
+            company = fast_sql.first(conn, statement, {"key_hash": key_hash, "address_id": address_id})
             buyer, why = _buyer_of(company)
             if buyer is None:  # an unknown or forbidden key is told so before anything about the body
                 raise KeyRefused(why)
@@ -381,9 +382,9 @@ def _lock_stock(conn, ids: list[int]) -> list:
     """Lock the products and their stock rows in product-id order; returns the stock rows."""
     if not ids:
         return []
-    stock_rows = conn.execute(_LOCK_PRODUCTS_AND_STOCK, {"ids": ids}).all()
+    stock_rows = fast_sql.all(conn, _LOCK_PRODUCTS_AND_STOCK, {"ids": ids})
     if len({row.product_id for row in stock_rows}) < len(ids):  # products with no stock row
-        conn.execute(_LOCK_PRODUCTS, {"ids": ids})
+        fast_sql.execute(conn, _LOCK_PRODUCTS, {"ids": ids})
     return stock_rows
 
 
@@ -408,7 +409,7 @@ def _place(session, conn, buyer: ApiBuyer, company, idempotency_key: str, reques
         if order_id is None:
             return _existing(session, token)
     number_of = {line.sku: n for n, line in enumerate(request.lines, start=1)}
-    found = {row.sku: row for row in conn.execute(_PRODUCTS, {"skus": list(number_of)})}
+    found = {row.sku: row for row in fast_sql.all(conn, _PRODUCTS, {"skus": list(number_of)})}
     problems = [Problem(f"Unknown SKU {sku}: check it against the catalog.", n, sku)
                 for sku, n in number_of.items() if sku not in found]
     products = sorted(found.values(), key=lambda row: row.id)
@@ -441,22 +442,22 @@ def _place(session, conn, buyer: ApiBuyer, company, idempotency_key: str, reques
 
     ship_to = f"{company.label}: {Address.one_line(company)}" if company.address_id is not None else ""
     if optimistic:
-        stock_rows = conn.execute(_STOCK_NOW, {"ids": ids}).all() if ids else []
+        stock_rows = fast_sql.all(conn, _STOCK_NOW, {"ids": ids}) if ids else []
         lines = plan_from(stock_rows, locked=False)
         problems += _line_problems(lines, {p.id: number_of[p.sku] for p in products})
         if problems:  # a repeat of an order placed earlier is found by the path that claims first
             raise _Recheck()
         subtotal, adjusted = _totals(lines, adjustments_for(lines, rules, today))
-        claimed = conn.execute(_CLAIM_PLACED[conn.dialect.name], {
+        claimed = fast_sql.first(conn, _CLAIM_PLACED[conn.dialect.name], {
             "token": token, "company_id": buyer.company_id, "user_id": buyer.user_id, "placed_at": placed_at,
             "po_reference": request.po_reference, "need_by": request.need_by,
             "shipping_preference": request.shipping_preference, "ship_to": ship_to, "subtotal": subtotal,
-            "adjusted": adjusted, "total": subtotal + adjusted}).first()
+            "adjusted": adjusted, "total": subtotal + adjusted})
         if claimed is None:
             return _existing(session, token)
         order_id, number = claimed
     # Locks: the company row (then its exposure), then products and stock rows in product-id order.
-    conn.execute(_LOCK_COMPANY, {"company_id": buyer.company_id})
+    fast_sql.execute(conn, _LOCK_COMPANY, {"company_id": buyer.company_id})
     # A statement of its own, after the lock: it must see the orders committed while we waited.
     exposure = credit.exposure(buyer.company_id, locked=True) if on_account and not problems else None
     if not optimistic:
@@ -574,7 +575,7 @@ def _allocate(conn, stock_rows: list, lines: list[PlanLine]) -> None:
             need[row.product_id] -= take
     assert not any(need.values()), "allocation exceeded the locked stock"  # the plan used the same rows
     if changes:
-        conn.execute(_STOCK_ALLOCATED, changes)
+        fast_sql.execute(conn, _STOCK_ALLOCATED, changes)
 
 
 def _write_adjustments(conn, order_id: int, line_ids: dict[int, int],

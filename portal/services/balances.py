@@ -45,6 +45,7 @@ from sqlalchemy import Table, bindparam, case, event, func, inspect, select, upd
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from portal import fast_sql
 from portal.database import in_write_transaction
 from portal.domain import billing as billing_rules
 from portal.extensions import db
@@ -226,12 +227,12 @@ def add_placed(session: Session, company_id: int, order_id: int, amount: Decimal
     product) to the products'. Call it after the order's stock locks. The order's own rows are then left
     out of the commit hook."""
     _note(session, _PLACED, order_id)
-    execute = (conn or session).execute
+    conn = conn or session.connection()
     if amount is not None:
-        execute(_COMPANY.add, {"k": company_id, "v": amount})
+        fast_sql.execute(conn, _COMPANY.add, {"k": company_id, "v": amount})
     backorders = [{"k": product_id, "v": units} for product_id, units in sorted(backordered.items()) if units]
     if backorders:
-        execute(_PRODUCT.add, backorders)
+        fast_sql.execute(conn, _PRODUCT.add, backorders)
 
 
 # --- reading --------------------------------------------------------------------------------------------
@@ -306,7 +307,8 @@ def backordered_units(product_ids: list[int], locked: bool = False) -> dict[int,
     them)."""
     found: dict[int, int] = {}
     unknown = []
-    for product_id, units, _generation, summed in db.session.execute(_UNITS, {"ids": product_ids}):
+    for product_id, units, _generation, summed in fast_sql.all(db.session.connection(), _UNITS,
+                                                               {"ids": product_ids}):
         if units is None:
             units = int(summed or 0)
             unknown.append(product_id)

@@ -22,6 +22,7 @@ from decimal import Decimal
 
 from sqlalchemy import bindparam, func, select
 
+from portal import fast_sql
 from portal.database import write_transaction
 from portal.extensions import db
 from portal.formatting import money
@@ -98,7 +99,7 @@ def exposure(company_id: int, locked: bool = False) -> Decimal:
     :func:`lock_company`). An order being placed counts for nothing until its lines are written, so
     placing reads this before writing them."""
 
-    row = db.session.execute(_EXPOSURE, {"company_id": company_id}).one()
+    row = fast_sql.first(db.session.connection(), _EXPOSURE, {"company_id": company_id})
     open_invoices, credit, notes = (Decimal(value) for value in row[:3])
     uninvoiced = balances.uninvoiced(company_id, row.uninvoiced, locked)
     return (open_invoices + uninvoiced - credit - notes).quantize(ZERO)

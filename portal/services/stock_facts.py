@@ -13,6 +13,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import bindparam, func, select
 
+from portal import fast_sql
 from portal.domain.availability import BackorderRules, backorder_room
 from portal.domain.display import Badge, buyer_badge
 from portal.domain.eta import Eta, OpenPoLine, WaitingBackorder, eta_for_new_backorder, lead_time_days
@@ -90,7 +91,7 @@ def open_po_lines_by_product(product_ids: Iterable[int], today: date) -> dict[in
     if not ids:
         return {}
     lines: dict[int, list[OpenPoLine]] = defaultdict(list)
-    for line in db.session.execute(_OPEN_PO_LINES, {"ids": ids}):
+    for line in fast_sql.all(db.session.connection(), _OPEN_PO_LINES, {"ids": ids}):
         sent = line.sent_at.date() if line.sent_at else today
         lines[line.product_id].append(OpenPoLine(
             po_line_id=line.id, expected_date=line.expected_date or sent + timedelta(days=14),
