@@ -6,9 +6,9 @@ and an API order runs a dozen of them: a sixth of the order's CPU. Here a statem
 per dialect and then sent with ``cursor.execute``: the same SQL text and parameters SQLAlchemy would
 send (its ``construct_params`` and ``construct_expanded_state`` fill in bound literals and expand
 ``IN`` lists), rows as named tuples with the statement's column keys. Only statements whose types need
-no conversion on psycopg may be run so (checked when compiled: no bind processors; psycopg itself
-returns Decimal, date and datetime). SQLite runs them through SQLAlchemy as usual, so both paths are
-exercised by the tests, and a test compares their rows.
+no conversion on psycopg go so (checked when compiled: no bind processors; psycopg itself returns
+Decimal, date and datetime); SQLAlchemy runs the others, and every statement on SQLite, so both paths
+are exercised by the tests, and a test compares their rows.
 
 The engine's ``before_cursor_execute`` / ``after_cursor_execute`` listeners still see each statement
 (statement-count tests, the benchmark's timing), dispatched only when there are any.
@@ -23,28 +23,26 @@ from typing import Any
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ClauseElement
 
-_compiled: dict[int, tuple[Any, type | None]] = {}
+_compiled: dict[int, tuple[Any, type | None] | None] = {}
+_keep: list[ClauseElement] = []  # the statements compiled: their ids stay unique while they live
 
 
 def _compile(statement: ClauseElement, conn: Connection):
-    found = _compiled.get(id(statement))
-    if found is None:
+    """(compiled, row class), or None for a statement whose parameters need converting (JSON, say):
+    SQLAlchemy runs those."""
+    key = id(statement)
+    if key not in _compiled:
         compiled = statement.compile(dialect=conn.dialect)
-        if compiled._bind_processors:  # noqa: SLF001 - what SQLAlchemy would apply to the parameters
-            raise TypeError(f"{statement!r} needs parameter conversion: run it through SQLAlchemy")
         keys = [column.keyname for column in compiled._result_columns]  # noqa: SLF001
-        found = compiled, (namedtuple("Row", keys, rename=True) if keys else None)
-        _compiled[id(statement)] = found
-        _keep.append(statement)  # ids stay unique while the statement lives: keep it alive
-    return found
-
-
-_keep: list[ClauseElement] = []
+        _compiled[key] = None if compiled._bind_processors else (  # noqa: SLF001
+            compiled, namedtuple("Row", keys, rename=True) if keys else None)
+        _keep.append(statement)
+    return _compiled[key]
 
 
 def _send(conn: Connection, statement: ClauseElement, params: dict | Sequence[dict] | None):
     """Execute on the driver's cursor; returns (cursor, row class)."""
-    compiled, row = _compile(statement, conn)
+    compiled, row = _compile(statement, conn)  # callers checked it is not None
     many = isinstance(params, list)
     if compiled.post_compile_params:  # IN lists: expand them as SQLAlchemy does
         expanded = compiled.construct_expanded_state(params)
@@ -68,13 +66,13 @@ def _send(conn: Connection, statement: ClauseElement, params: dict | Sequence[di
     return cursor, row
 
 
-def _postgres(conn: Connection) -> bool:
-    return conn.dialect.name == "postgresql"
+def _direct(conn: Connection, statement: ClauseElement) -> bool:
+    return conn.dialect.name == "postgresql" and _compile(statement, conn) is not None
 
 
 def all(conn: Connection, statement: ClauseElement, params: dict | None = None) -> list:  # noqa: A001
     """Every row (named tuples on PostgreSQL, SQLAlchemy rows elsewhere)."""
-    if not _postgres(conn):
+    if not _direct(conn, statement):
         return conn.execute(statement, params or {}).all()
     cursor, row = _send(conn, statement, params)
     with cursor:
@@ -83,7 +81,7 @@ def all(conn: Connection, statement: ClauseElement, params: dict | None = None) 
 
 def first(conn: Connection, statement: ClauseElement, params: dict | None = None):
     """The first row, or None."""
-    if not _postgres(conn):
+    if not _direct(conn, statement):
         return conn.execute(statement, params or {}).first()
     cursor, row = _send(conn, statement, params)
     with cursor:
@@ -93,7 +91,7 @@ def first(conn: Connection, statement: ClauseElement, params: dict | None = None
 
 def execute(conn: Connection, statement: ClauseElement, params: dict | list[dict] | None = None) -> None:
     """Run a statement for its effect (a list of parameter sets: once for each)."""
-    if not _postgres(conn):
+    if not _direct(conn, statement):
         conn.execute(statement, params or {})
         return
     cursor, _ = _send(conn, statement, params)

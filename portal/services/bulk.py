@@ -22,6 +22,8 @@ from operator import itemgetter
 from sqlalchemy import Table, bindparam, insert
 from sqlalchemy.orm import Session
 
+from portal import fast_sql
+
 
 def _table(model) -> Table:
     return model if isinstance(model, Table) else model.__table__
@@ -32,13 +34,25 @@ COPY_FROM_ROWS = 20
 
 
 @functools.cache
-def _insert_of(table):
-    """One INSERT statement per table, built once (inserts of a few rows run on every order)."""
-    return insert(table)
+def _insert_of(table, keys: tuple[str, ...]):
+    """One INSERT statement per table and set of columns, built once (inserts of a few rows run on every
+    order); every column named, so it can go through the driver directly (``portal.fast_sql``)."""
+    return insert(table).values({name: bindparam(name, type_=table.c[name].type) for name in keys})
 
 
 def _postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
+
+
+def _defaults(table, given) -> dict:
+    """Column defaults SQLAlchemy would compute in Python for the columns not ``given`` (once per call)."""
+    found = {}
+    for each in table.columns:
+        default = each.default
+        if each.name in given or default is None or not (default.is_scalar or default.is_callable):
+            continue
+        found[each.name] = default.arg if default.is_scalar else default.arg(None)
+    return found
 
 
 def insert_rows(session: Session, model, rows: Sequence[dict]) -> None:
@@ -46,15 +60,11 @@ def insert_rows(session: Session, model, rows: Sequence[dict]) -> None:
     if not rows:
         return
     table = _table(model)
+    defaults = _defaults(table, rows[0])
     if not _postgres(session) or len(rows) < COPY_FROM_ROWS:
-        session.connection().execute(_insert_of(table), list(rows))
+        keys = (*rows[0], *defaults)
+        fast_sql.execute(session.connection(), _insert_of(table, keys), [{**row, **defaults} for row in rows])
         return
-    defaults = {}
-    for each in table.columns:
-        default = each.default
-        if each.name in rows[0] or default is None or not (default.is_scalar or default.is_callable):
-            continue
-        defaults[each.name] = default.arg if default.is_scalar else default.arg(None)
     keys = list(rows[0])
     names = ", ".join(f'"{name}"' for name in [*keys, *defaults])
     extra = tuple(defaults.values())
