@@ -62,8 +62,11 @@ def insert_rows(session: Session, model, rows: Sequence[dict]) -> None:
     table = _table(model)
     defaults = _defaults(table, rows[0])
     if not _postgres(session) or len(rows) < COPY_FROM_ROWS:
-        keys = (*rows[0], *defaults)
-        fast_sql.execute(session.connection(), _insert_of(table, keys), [{**row, **defaults} for row in rows])
+        statement, conn = _insert_of(table, (*rows[0], *defaults)), session.connection()
+        if len(rows) == 1:  # the usual case on every order: through the driver directly
+            fast_sql.execute(conn, statement, {**rows[0], **defaults})
+        else:  # one multi-row INSERT ("insertmanyvalues"), not one statement per row
+            conn.execute(statement, [{**row, **defaults} for row in rows])
         return
     keys = list(rows[0])
     names = ", ".join(f'"{name}"' for name in [*keys, *defaults])
