@@ -35,8 +35,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
     from portal.database import install_engine_hooks
     install_engine_hooks(app)
+
     from portal import account, admin, api, auth, catalog, checkout, errors, main, payments, rep
-    from portal.services import balances  # noqa: F401  (its session hooks keep company balances right)
+    from portal.services import balances  # noqa: F401  (its session hooks keep the kept sums right)
     for module in (main, auth, catalog, checkout, account, rep, admin, payments, api):
         app.register_blueprint(module.bp)
     errors.init_app(app)

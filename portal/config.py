@@ -125,9 +125,9 @@ def _engine_options(url: str) -> dict[str, object]:
     # switch to a generic plan; for full-text queries the right plan depends on the words (a generic
     # plan made search SQL p95 384 ms against 225 ms, bench/RESULTS.md). Plan every statement afresh.
     # The ordering API turns preparing on while it places an order (``api_orders.PREPARE_THRESHOLD``):
-    # there, plan each run for its own values all the same (a custom plan), since a generic plan of the
-    # credit exposure can be far off for an account with many live orders; preparing still saves the
-    # parsing.
+    # there, plan each run for its own values all the same (a custom plan): a generic plan of a statement
+    # whose best plan depends on its values (the credit exposure once summed every live order) can be
+    # far off; preparing still saves the parsing.
     return {"pool_pre_ping": True,
             "connect_args": {"prepare_threshold": None, "options": "-c plan_cache_mode=force_custom_plan"}}
 

@@ -57,6 +57,7 @@ from portal.services.ordering import (
     ActiveRulesJson,
     confirmation_payload,
     goodwill_rules_from,
+    order_totals,
     product_states,
 )
 from portal.services.pricing import BreaksJson, PriceBook, breaks_from
@@ -447,12 +448,13 @@ def _place(session, conn, buyer: ApiBuyer, company, idempotency_key: str, reques
         problems += _line_problems(lines, {p.id: number_of[p.sku] for p in products})
         if problems:  # a repeat of an order placed earlier is found by the path that claims first
             raise _Recheck()
-        subtotal, adjusted = _totals(lines, adjustments_for(lines, rules, today))
+        adjustments = adjustments_for(lines, rules, today)
+        subtotal, adjusted, total = order_totals(lines, adjustments)
         claimed = fast_sql.first(conn, _CLAIM_PLACED[conn.dialect.name], {
             "token": token, "company_id": buyer.company_id, "user_id": buyer.user_id, "placed_at": placed_at,
             "po_reference": request.po_reference, "need_by": request.need_by,
             "shipping_preference": request.shipping_preference, "ship_to": ship_to, "subtotal": subtotal,
-            "adjusted": adjusted, "total": subtotal + adjusted})
+            "adjusted": adjusted, "total": total})
         if claimed is None:
             return _existing(session, token)
         order_id, number = claimed
@@ -464,9 +466,8 @@ def _place(session, conn, buyer: ApiBuyer, company, idempotency_key: str, reques
         stock_rows = _lock_stock(conn, ids)
         lines = plan_from(stock_rows, locked=True)
         problems += _line_problems(lines, {p.id: number_of[p.sku] for p in products})
-    adjustments = adjustments_for(lines, rules, today)
-    subtotal, adjusted = _totals(lines, adjustments)  # the optimistic claim's, as its lines are the same
-    total = subtotal + adjusted
+        adjustments = adjustments_for(lines, rules, today)
+        subtotal, adjusted, total = order_totals(lines, adjustments)
     check = None
     if exposure is not None and not problems:
         check = credit.check_against(company, exposure, total)
@@ -512,11 +513,6 @@ def _place(session, conn, buyer: ApiBuyer, company, idempotency_key: str, reques
 def _existing(session, token: str) -> tuple[OrderView, bool]:
     """The order an earlier request with the same key made."""
     return view_of(session.scalar(select(Order).where(Order.checkout_token == token))), False
-
-
-def _totals(lines: list[PlanLine], adjustments: list[Adjustment]) -> tuple[Decimal, Decimal]:
-    return (sum((line.line_total for line in lines), Decimal("0.00")),
-            sum((a.amount for a in adjustments), Decimal("0.00")))
 
 
 @dataclass(frozen=True, slots=True)

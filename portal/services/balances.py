@@ -38,7 +38,6 @@ cycle. tests/invariants.py checks every known sum against the tables after every
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import Table, bindparam, case, event, func, inspect, select, update
@@ -78,52 +77,30 @@ _MONEY: dict[type, tuple[str, ...]] = {
 _BACKORDERS = ("product_id", "backordered")
 
 
-@dataclass(frozen=True)
 class _Kept:
-    """The statements of one kept sum: its table, key and value columns."""
+    """The statements of one kept sum (table, key column, value column), built once; those that differ by
+    dialect ("insert ... on conflict") by dialect name."""
 
-    table: Table
-    key: str
-    value: str
-
-    def _column(self, name: str):
-        return self.table.c[name]
-
-    def mark_unknown(self, dialect):
-        insert = dialect.insert(self.table).values(
-            {self.key: bindparam("k"), self.value: None, "generation": 1})
-        return insert.on_conflict_do_update(
-            index_elements=[self.key], set_={self.value: None, "generation": self._column("generation") + 1})
-
-    def add(self):
-        value = self._column(self.value)
-        return (update(self.table).where(self._column(self.key) == bindparam("k"))
-                .values({self.value: value + bindparam("v", type_=value.type)}))
-
-    def store_new(self, dialect):
-        return (dialect.insert(self.table)
-                .values({self.key: bindparam("k"), "generation": 0,
-                         self.value: bindparam("v", type_=self._column(self.value).type)})
-                .on_conflict_do_nothing(index_elements=[self.key]))
-
-    def store(self):
-        value = self._column(self.value)
-        return (update(self.table)
-                .where(self._column(self.key) == bindparam("k"),
-                       self._column("generation") == bindparam("seen"), value.is_(None))
-                .values({self.value: bindparam("v", type_=value.type)}))
+    def __init__(self, table: Table, key: str, value: str):
+        key_column, amount, generation = table.c[key], table.c[value], table.c.generation
+        given = bindparam("v", type_=amount.type)
+        self.mark_unknown, self.store_new = {}, {}
+        for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite)):
+            insert = dialect.insert(table)
+            self.mark_unknown[name] = (
+                insert.values({key: bindparam("k"), value: None, "generation": 1})
+                .on_conflict_do_update(index_elements=[key],
+                                       set_={value: None, "generation": generation + 1}))
+            self.store_new[name] = (insert.values({key: bindparam("k"), "generation": 0, value: given})
+                                    .on_conflict_do_nothing(index_elements=[key]))
+        self.add = update(table).where(key_column == bindparam("k")).values({value: amount + given})
+        self.store = (update(table)
+                      .where(key_column == bindparam("k"), generation == bindparam("seen"), amount.is_(None))
+                      .values({value: given}))
 
 
-class _Statements:
-    def __init__(self, kept: _Kept):
-        dialects = {"postgresql": postgresql, "sqlite": sqlite}
-        self.mark_unknown = {name: kept.mark_unknown(d) for name, d in dialects.items()}
-        self.store_new = {name: kept.store_new(d) for name, d in dialects.items()}
-        self.add, self.store = kept.add(), kept.store()
-
-
-_COMPANY = _Statements(_Kept(CompanyBalance.__table__, "company_id", "uninvoiced"))
-_PRODUCT = _Statements(_Kept(ProductBackorders.__table__, "product_id", "units"))
+_COMPANY = _Kept(CompanyBalance.__table__, "company_id", "uninvoiced")
+_PRODUCT = _Kept(ProductBackorders.__table__, "product_id", "units")
 
 
 # --- the session hook: what a transaction changed ---------------------------------------------------
@@ -317,14 +294,3 @@ def backordered_units(product_ids: list[int], locked: bool = False) -> dict[int,
     if unknown and locked and in_write_transaction():
         db.session().info.setdefault(_STORE_PRODUCTS, set()).update(unknown)
     return found
-
-
-def known(company_id: int) -> Decimal | None:
-    """The kept balance of a company, or None when unknown (for tests)."""
-    return db.session.scalar(select(CompanyBalance.uninvoiced).where(CompanyBalance.company_id == company_id))
-
-
-def known_backorders(product_id: int) -> int | None:
-    """The kept units on backorder of a product, or None when unknown (for tests)."""
-    return db.session.scalar(select(ProductBackorders.units)
-                             .where(ProductBackorders.product_id == product_id))

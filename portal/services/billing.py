@@ -89,7 +89,7 @@ class Uninvoiced:
     amount: Decimal
 
 
-def uninvoiced_orders(company_id: int, exclude_order_id: int | None = None) -> list[Uninvoiced]:
+def uninvoiced_orders(company_id: int) -> list[Uninvoiced]:
     """The company's on-account orders with a part not invoiced yet, and that part.
 
     Orders still open or partly shipped, and shipped orders with fewer invoices than shipments (a crash
@@ -98,7 +98,7 @@ def uninvoiced_orders(company_id: int, exclude_order_id: int | None = None) -> l
 
     One row per order, its sums made by the database (:func:`_live_orders`); only lines with cancelled
     units need :func:`portal.domain.billing.unit_share`'s rounding, so only those are read one by one."""
-    rows = db.session.execute(_LIVE_ORDERS, _bound(company_id, exclude_order_id)).all()
+    rows = db.session.execute(_LIVE_ORDERS, {"company_id": company_id}).all()
     cut_values = _cancelled_lines_values([order_id for order_id, *_, cut_lines in rows if cut_lines])
     found = []
     for order_id, number, whole_value, goodwill_value, billed_value, _ in rows:
@@ -109,16 +109,15 @@ def uninvoiced_orders(company_id: int, exclude_order_id: int | None = None) -> l
 
 
 def _live_orders():
-    """The live on-account orders of the company ``:company_id`` except ``:exclude_id`` (0: none): id,
-    number, the value of their lines with nothing cancelled (``whole``), their approved goodwill on
-    those lines and on the order (``goodwill``), what their invoices billed (``billed``) and how many
-    lines have cancelled units (``cut``). Set-based (each table read once, grouped by order, joined),
-    built once: the credit check runs it on every order, and a busy account has many live orders."""
+    """The live on-account orders of the company ``:company_id``: id, number, the value of their lines
+    with nothing cancelled (``whole``), their approved goodwill on those lines and on the order
+    (``goodwill``), what their invoices billed (``billed``) and how many lines have cancelled units
+    (``cut``). Set-based (each table read once, grouped by order, joined), built once: a busy account
+    has many live orders."""
     invoices_of = select(func.count(Invoice.id)).where(Invoice.order_id == Order.id).scalar_subquery()
     shipments_of = select(func.count(Shipment.id)).where(Shipment.order_id == Order.id).scalar_subquery()
     live = (select(Order.id, Order.number)
-            .where(Order.company_id == bindparam("company_id"), Order.id != bindparam("exclude_id"),
-                   Order.payment_method == "on_account",
+            .where(Order.company_id == bindparam("company_id"), Order.payment_method == "on_account",
                    or_(Order.status.in_(("open", "partially_shipped")),
                        and_(Order.status == "shipped", invoices_of < shipments_of)))
             .cte("live"))
@@ -149,31 +148,23 @@ _LIVE_ORDERS = _live_orders().order_by("id")
 _live = _live_orders().subquery("live_orders")
 _worth = case((_live.c.whole + _live.c.goodwill > 0, _live.c.whole + _live.c.goodwill), else_=0)
 #: In one pass: the uninvoiced part of the live orders without cancelled units (``simple``), and how
-#: many live orders have cancelled units (``with_cuts``). A subquery, so ``credit`` can read it together
-#: with the other balances (and the company row's lock) in one statement.
-UNINVOICED = select(
+#: many live orders have cancelled units (``with_cuts``).
+_UNINVOICED = select(
     func.coalesce(func.sum(case((and_(_live.c.cut == 0, _worth > _live.c.billed), _worth - _live.c.billed),
                                 else_=0)), 0).label("simple"),
-    func.count(case((_live.c.cut > 0, 1))).label("with_cuts")).subquery("uninvoiced")
+    func.count(case((_live.c.cut > 0, 1))).label("with_cuts"))
 _CUT_ORDERS = select(_live.c.id, _live.c.whole, _live.c.goodwill, _live.c.billed).where(_live.c.cut > 0)
 
 
-def _bound(company_id: int, exclude_order_id: int | None) -> dict[str, int]:
-    return {"company_id": company_id, "exclude_id": exclude_order_id or 0}
-
-
-def uninvoiced_total(company_id: int, exclude_order_id: int | None = None) -> Decimal:
+def uninvoiced_total(company_id: int) -> Decimal:
     """The sum of :func:`uninvoiced_orders`, with the orders that have no cancelled units added up by
-    the database (a busy account's credit check reads one row, not one per live order)."""
-    simple, with_cuts = db.session.execute(select(UNINVOICED), _bound(company_id, exclude_order_id)).one()
-    return uninvoiced_total_from(simple, with_cuts, company_id, exclude_order_id)
-
-
-def uninvoiced_total_from(simple, with_cuts: int, company_id: int, exclude_order_id: int | None) -> Decimal:
-    """:func:`uninvoiced_total` from a row of :data:`UNINVOICED` already read."""
+    the database (one row, not one per live order). The credit check reads it from the company's kept
+    balance (``portal.services.balances``), which this sums when it is unknown."""
+    bound = {"company_id": company_id}
+    simple, with_cuts = db.session.execute(_UNINVOICED, bound).one()
     total = _cents(simple)
     if with_cuts:
-        cut_orders = db.session.execute(_CUT_ORDERS, _bound(company_id, exclude_order_id)).all()
+        cut_orders = db.session.execute(_CUT_ORDERS, bound).all()
         cut_values = _cancelled_lines_values([row.id for row in cut_orders])
         for order_id, whole_value, goodwill_value, billed_value in cut_orders:
             worth = rules.billable([_cents(whole_value), _cents(goodwill_value), cut_values[order_id]], ZERO)

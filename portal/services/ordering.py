@@ -177,7 +177,8 @@ def goodwill_rules_from(text: str) -> list[Rule]:
             for id_, name, kind, days, percent, amount in json.loads(text)]
 
 
-def _totals(lines: list[PlanLine], adjustments: list[Adjustment]) -> tuple[Decimal, Decimal, Decimal]:
+def order_totals(lines: list[PlanLine], adjustments: list[Adjustment]) -> tuple[Decimal, Decimal, Decimal]:
+    """Subtotal, adjustments and total of planned lines (the checkout's and the API's)."""
     subtotal = sum((line.line_total for line in lines), Decimal("0.00"))
     adjusted = sum((a.amount for a in adjustments), Decimal("0.00"))
     return subtotal, adjusted, subtotal + adjusted
@@ -192,7 +193,7 @@ def _plan(cart: Cart, products: list[Product], available: dict[int, int], compan
     states = product_states(products, wanted, available, PriceBook.for_company(company), today, locked=locked)
     lines = plan_lines(requests, states)
     adjustments = adjustments_for(lines, goodwill_rules(), today)
-    subtotal, adjusted, total = _totals(lines, adjustments)
+    subtotal, adjusted, total = order_totals(lines, adjustments)
     problems: list[tuple[PlanLine | None, str]] = list(blocking_problems(lines))
     if not lines:
         problems.append((None, "Your cart is empty."))

@@ -16,10 +16,9 @@ from sqlalchemy import event, select
 
 from portal.database import write_transaction
 from portal.extensions import db
-from portal.models import Company, Order, OrderAdjustment, OrderLine, User
+from portal.models import Company, CompanyBalance, Order, OrderAdjustment, OrderLine, ProductBackorders, User
 from portal.services import (
     backorders,
-    balances,
     billing,
     carts,
     credit,
@@ -59,9 +58,14 @@ def product(price: str, shelf: int = 100):
     return made
 
 
+def known(company_id: int) -> Decimal | None:
+    """The kept uninvoiced amount of a company, None when unknown (or no row)."""
+    return db.session.scalar(select(CompanyBalance.uninvoiced).where(CompanyBalance.company_id == company_id))
+
+
 def kept(company: Company) -> Decimal | None:
     db.session.rollback()
-    return balances.known(company.id)
+    return known(company.id)
 
 
 def staff() -> User:
@@ -162,7 +166,7 @@ def test_only_a_reader_holding_the_company_lock_stores_the_sum_and_only_when_it_
     with write_transaction() as session:
         credit.lock_company(session, company.id)
         credit.exposure(company.id, locked=True)
-        assert balances.known(company.id) is None  # stored at commit, after every other lock
+        assert known(company.id) is None  # stored at commit, after every other lock
     assert kept(company) == Decimal("0.00")
 
 
@@ -269,7 +273,8 @@ def test_orders_and_cancellations_of_one_company_at_once_keep_the_balance_right(
 
 def kept_units(product) -> int | None:
     db.session.rollback()
-    return balances.known_backorders(product.id)
+    return db.session.scalar(select(ProductBackorders.units)
+                             .where(ProductBackorders.product_id == product.id))
 
 
 def test_placing_keeps_each_products_units_on_backorder():
