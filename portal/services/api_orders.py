@@ -58,6 +58,7 @@ from portal.services.ordering import (
     confirmation_payload,
     goodwill_rules_from,
     order_totals,
+    placeholder_number,
     product_states,
 )
 from portal.services.pricing import BreaksJson, PriceBook, breaks_from
@@ -287,7 +288,8 @@ _CLAIM_PLACED = {"postgresql": _claim_placed_statement(postgresql),
 
 def _claim(conn, buyer: ApiBuyer, token: str, request: OrderRequest, placed_at: datetime) -> int | None:
     return conn.execute(_CLAIM[conn.dialect.name], {
-        "number": f"T{token[4:23]}", "token": token, "company_id": buyer.company_id, "user_id": buyer.user_id,
+        "number": placeholder_number(), "token": token, "company_id": buyer.company_id,
+        "user_id": buyer.user_id,
         "placed_at": placed_at, "po_reference": request.po_reference, "need_by": request.need_by,
         "shipping_preference": request.shipping_preference}).scalar_one_or_none()
 

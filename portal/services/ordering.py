@@ -10,6 +10,7 @@ If anything differs from what the buyer reviewed, nothing is written and every c
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
@@ -218,6 +219,13 @@ def review_cart(user: User, company: Company, today: date) -> Review | None:
     return _plan(cart, products, available_by_product([p.id for p in products]), company, today)
 
 
+def placeholder_number() -> str:
+    """The number a claimed order row holds until it is placed: random, never derived from the token.
+    Submits of one token race to insert it; "on conflict do nothing" arbitrates on the token alone, and
+    a second unique value shared by them (the number) made PostgreSQL deadlock two of the inserts."""
+    return f"T{uuid.uuid4().hex[:19]}"
+
+
 def _claim_token(session, user: User, company_id: int, token: str) -> tuple[int | None, Order | None]:
     """Insert the order row first, keyed by the one-time token ("on conflict do nothing").
 
@@ -225,7 +233,7 @@ def _claim_token(session, user: User, company_id: int, token: str) -> tuple[int 
     a double submit finds the order the first submit made. Never check-then-insert (DESIGN §6)."""
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     stmt = (dialect.insert(Order)
-            .values(number=f"T{token[:19]}", checkout_token=token, company_id=company_id,
+            .values(number=placeholder_number(), checkout_token=token, company_id=company_id,
                     placed_by_id=user.id)
             .on_conflict_do_nothing(index_elements=["checkout_token"]).returning(Order.id))
     order_id = session.execute(stmt).scalar_one_or_none()

@@ -16,6 +16,7 @@ charge stays due).
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from decimal import Decimal
 
@@ -73,7 +74,9 @@ def _claim(session, token: str, order_id: int) -> tuple[int | None, Shipment | N
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     shipment_id = session.execute(
         dialect.insert(Shipment)
-        .values(token=token, order_id=order_id, number=f"S{token[:19]}", tracking_number="", carrier="")
+        # A random placeholder number, never the token's: see ``ordering.placeholder_number``.
+        .values(token=token, order_id=order_id, number=f"S{uuid.uuid4().hex[:19]}", tracking_number="",
+                carrier="")
         .on_conflict_do_nothing(index_elements=["token"])
         .returning(Shipment.id)
     ).scalar_one_or_none()

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 import uuid
 from datetime import date
 
 import pytest
 from sqlalchemy import func, select
 
+from portal.database import write_transaction
 from portal.extensions import db
 from portal.models import Company, Order, OrderLine, Stock, User
 from portal.services import carts, ordering
@@ -184,3 +186,40 @@ def test_adding_to_carts_while_others_place_orders_does_not_deadlock(any_app):
         thread.join(timeout=120)
     assert errors == []
     assert outcomes(results) == {"ordered": 10}, results
+
+
+@pytest.mark.parametrize("any_app", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+def test_concurrent_claims_of_one_token_never_deadlock(any_app):
+    """Submits of one token race to insert the order row; "on conflict do nothing" arbitrates on the
+    token. A placeholder number derived from the token was a second unique value they all shared, and
+    PostgreSQL then deadlocked two inserts now and then (1 run in 4 of the twenty-submit test). Many
+    rounds of eight claims at once, each claim held open a moment: one row per token, no error."""
+    (user_id, company_id), = make_buyers(1)
+    rounds, claims = 40, 8
+    errors: list[str] = []
+    created: list[int] = []
+
+    def claim(barrier: threading.Barrier, token: str) -> None:
+        with any_app.app_context():
+            try:
+                barrier.wait()
+                with write_transaction() as session:
+                    order_id, _ = ordering._claim_token(session, db.session.get(User, user_id), company_id,
+                                                        token)
+                    if order_id is not None:
+                        created.append(order_id)
+                        time.sleep(0.01)  # the winner holds its row while the others wait on it
+            except Exception as exc:  # noqa: BLE001 - reported by the assertion
+                errors.append(repr(exc))
+            finally:
+                db.session.remove()
+
+    for _ in range(rounds):
+        barrier, token = threading.Barrier(claims), uuid.uuid4().hex
+        threads = [threading.Thread(target=claim, args=(barrier, token)) for _ in range(claims)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert errors == []
+    assert len(created) == rounds
