@@ -46,6 +46,7 @@ from portal.models import (
     OrderLine,
     PriceList,
     Product,
+    ProductBackorders,
     Stock,
     User,
     Vendor,
@@ -62,6 +63,7 @@ from portal.services.ordering import (
     product_states,
 )
 from portal.services.pricing import BreaksJson, PriceBook, breaks_from
+from portal.services.stock_facts import OpenPoLinesJson, open_po_lines_from
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,13 +163,21 @@ _products, _vendors, _stock = Product.__table__.c, Vendor.__table__.c, Stock.__t
 _companies, _lists, _addresses = Company.__table__.c, PriceList.__table__.c, Address.__table__.c
 _orders = Order.__table__
 
+_kept_units = ProductBackorders.__table__.c
+#: The products asked for, with all the first plan needs of them in one statement (no locks): their
+#: price breaks, available units (summed over the stock rows, as ``locked_plan`` sums the locked ones),
+#: kept units on backorder (NULL where unknown) and open PO lines.
 _PRODUCTS = (
     select(_products.id, _products.sku, _products.name, _products.price, _products.active,
            _products.backorder_policy, _products.backorder_cap, _products.backorder_visibility,
            _products.stock_display, _products.low_stock_threshold, _products.order_minimum,
            _products.order_multiple, _products.lead_time_days,
-           _vendors.lead_time_days.label("vendor_lead_time_days"), BreaksJson(_products.id).label("breaks"))
+           _vendors.lead_time_days.label("vendor_lead_time_days"), BreaksJson(_products.id).label("breaks"),
+           select(func.coalesce(func.sum(_stock.on_hand - _stock.allocated), 0))
+           .where(_stock.product_id == _products.id).scalar_subquery().label("available"),
+           _kept_units.units.label("backordered_units"), OpenPoLinesJson(_products.id).label("po_lines"))
     .join_from(Product.__table__, Vendor.__table__, _vendors.id == _products.vendor_id)
+    .outerjoin(ProductBackorders.__table__, _kept_units.product_id == _products.id)
     .where(_products.sku.in_(bindparam("skus", expanding=True)))
 )
 _ADDRESS_COLUMNS = (_addresses.id.label("address_id"), _addresses.label, _addresses.line1, _addresses.line2,
@@ -219,12 +229,11 @@ _LOCK_PRODUCTS = (select(_products.id).where(_products.id.in_(bindparam("ids", e
 #: Each product row, then its stock rows, in product-id order: one round trip for the locks. Every
 #: transaction that locks both takes a product's row before its stock rows and products in id order, so
 #: this order (P1, S1, P2, S2) and the checkout's (P1, P2, S1, S2) cannot wait on each other in a cycle.
-_STOCK_NOW = (
+_LOCK_PRODUCTS_AND_STOCK = (
     select(_stock.id, _stock.product_id, _stock.on_hand, _stock.allocated)
     .join_from(Product.__table__, Stock.__table__, _stock.product_id == _products.id)
     .where(_products.id.in_(bindparam("ids", expanding=True)))
-    .order_by(_products.id, _stock.warehouse_id))
-_LOCK_PRODUCTS_AND_STOCK = _STOCK_NOW.with_for_update(key_share=True)
+    .order_by(_products.id, _stock.warehouse_id).with_for_update(key_share=True))
 _STOCK_ALLOCATED = (update(Stock.__table__).where(_stock.id == bindparam("stock_id"))
                     .values(allocated=bindparam("new_allocated")))
 _ORDER_PLACED = (update(_orders).where(_orders.c.id == bindparam("order_id"))
@@ -434,19 +443,23 @@ def _place(session, conn, buyer: ApiBuyer, company, idempotency_key: str, reques
     requests = [LineRequest(p.id, by_sku[p.sku].quantity, by_sku[p.sku].need_by or request.need_by,
                             by_sku[p.sku].accept_late) for p in products]
 
-    po_lines: dict[int, list] = {}  # read by the first plan; the plan under the locks reuses them
+    # Read with the products; the plan under the locks reuses them (careful path: its first plan).
+    po_lines = {p.id: open_po_lines_from(p.po_lines, today) for p in products}
 
-    def plan_from(stock_rows: list, locked: bool) -> list[PlanLine]:
+    def plan_from(available: dict[int, int], locked: bool, waiting: dict | None = None) -> list[PlanLine]:
+        return plan_lines(requests, product_states(products, wanted, available, book, today, priced,
+                                                   locked=locked, po_lines=po_lines, waiting=waiting))
+
+    def locked_plan(stock_rows: list) -> list[PlanLine]:
         available: dict[int, int] = {}
         for row in stock_rows:
             available[row.product_id] = available.get(row.product_id, 0) + row.on_hand - row.allocated
-        return plan_lines(requests, product_states(products, wanted, available, book, today, priced,
-                                                   locked=locked, po_lines=po_lines))
+        return plan_from(available, locked=True)
 
     ship_to = f"{company.label}: {Address.one_line(company)}" if company.address_id is not None else ""
     if optimistic:
-        stock_rows = fast_sql.all(conn, _STOCK_NOW, {"ids": ids}) if ids else []
-        lines = plan_from(stock_rows, locked=False)
+        lines = plan_from({p.id: p.available for p in products}, locked=False,
+                          waiting={p.id: p.backordered_units for p in products})
         problems += _line_problems(lines, {p.id: number_of[p.sku] for p in products})
         if problems:  # a repeat of an order placed earlier is found by the path that claims first
             raise _Recheck()
@@ -466,7 +479,7 @@ def _place(session, conn, buyer: ApiBuyer, company, idempotency_key: str, reques
     exposure = credit.exposure(buyer.company_id, locked=True) if on_account and not problems else None
     if not optimistic:
         stock_rows = _lock_stock(conn, ids)
-        lines = plan_from(stock_rows, locked=True)
+        lines = locked_plan(stock_rows)
         problems += _line_problems(lines, {p.id: number_of[p.sku] for p in products})
         adjustments = adjustments_for(lines, rules, today)
         subtotal, adjusted, total = order_totals(lines, adjustments)
@@ -492,7 +505,7 @@ def _place(session, conn, buyer: ApiBuyer, company, idempotency_key: str, reques
                                          {**payload, "placed_by": buyer.name})])
     if optimistic:  # now the hot rows: lock, plan again from them, and go on only if nothing differs
         stock_rows = _lock_stock(conn, ids)
-        replanned = plan_from(stock_rows, locked=True)
+        replanned = locked_plan(stock_rows)
         if blocking_problems(replanned) or list(map(_decided, replanned)) != list(map(_decided, lines)):
             raise _Recheck()
     _allocate(conn, stock_rows, lines)

@@ -80,6 +80,36 @@ def insert_rows(session: Session, model, rows: Sequence[dict]) -> None:
             copy.write_row(values(row) + extra)
 
 
+@functools.cache
+def _inserts_of(tables: tuple, keys: tuple[tuple[str, ...], ...]):
+    """One statement inserting one row into each table (PostgreSQL: all but the last as data-modifying
+    CTEs), built once per tables and columns; parameters are named ``t<index>_<column>``."""
+    def one(index, table, names):
+        return insert(table).values({name: bindparam(f"t{index}_{name}", type_=table.c[name].type)
+                                     for name in names})
+
+    *first, last = [one(index, table, names)
+                    for index, (table, names) in enumerate(zip(tables, keys, strict=True))]
+    return last.add_cte(*(statement.cte(f"t{index}") for index, statement in enumerate(first)))
+
+
+def insert_one_row_each(session: Session, inserts: Sequence[tuple[object, dict]]) -> None:
+    """INSERT one row into each of several tables — ``(model, row)`` pairs, in order — as one statement on
+    PostgreSQL (a round trip less per table: an order's outbox message and notice), one each elsewhere."""
+    if not _postgres(session):
+        for model, row in inserts:
+            insert_rows(session, model, [row])
+        return
+    tables, params, keys = [], {}, []
+    for index, (model, row) in enumerate(inserts):
+        table = _table(model)
+        full = {**row, **_defaults(table, row)}
+        tables.append(table)
+        keys.append(tuple(full))
+        params.update({f"t{index}_{name}": value for name, value in full.items()})
+    fast_sql.execute(session.connection(), _inserts_of(tuple(tables), tuple(keys)), params)
+
+
 def update_rows(session: Session, model, rows: Sequence[dict], key: str = "id") -> None:
     """UPDATE each row found by ``key`` with the other values of its dict (same keys in every dict)."""
     if not rows:

@@ -182,7 +182,9 @@ def notify_many(session, notices: Iterable[tuple[Any, str, Mapping]]) -> int:
         # and its ISO string alike (``when``), and a receipt's payloads are strings and numbers.
         notice_rows.append({"user_id": recipient.id, "topic": topic, "payload": text,
                             "title": subject_of(topic, payload)})
-    if outbox_rows:
+    if len(outbox_rows) == 1:  # an order's confirmation: one statement on PostgreSQL
+        bulk.insert_one_row_each(session, [(OutboxMessage, outbox_rows[0]), (Notification, notice_rows[0])])
+    elif outbox_rows:
         bulk.insert_rows(session, OutboxMessage, outbox_rows)
         bulk.insert_rows(session, Notification, notice_rows)
     return len(outbox_rows)

@@ -87,7 +87,8 @@ def _requests(cart: Cart) -> list[LineRequest]:
 
 def product_states(products: list, wanted: dict[int, int], available: dict[int, int], book: PriceBook,
                    today: date, priced: tuple[dict, dict] | None = None, locked: bool = False,
-                   po_lines: dict[int, list[OpenPoLine]] | None = None) -> dict[int, ProductState]:
+                   po_lines: dict[int, list[OpenPoLine]] | None = None,
+                   waiting: dict[int, int | None] | None = None) -> dict[int, ProductState]:
     """Each product's state, with the ETA its backordered part would get at the end of the queue.
 
     ``products`` are Product objects or rows with the same column names (the API reads rows, with the
@@ -98,9 +99,14 @@ def product_states(products: list, wanted: dict[int, int], available: dict[int, 
     ``stock_facts.backordered_open_by_product``).
     ``po_lines``: open PO lines by product kept from an earlier plan of the same order (the API plans
     before the locks and again under them): only short products missing from it are read, and added to
-    it. Waiting backorders are read every time: other orders change them, and the cap counts them."""
+    it. Waiting backorders are read every time — other orders change them, and the cap counts them —
+    unless ``waiting`` gives them, read already with the products (None where not known: read then)."""
     short = [p.id for p in products if wanted.get(p.id, 1) > available.get(p.id, 0)]
-    waiting = backordered_open_by_product(short, locked)
+    given = waiting or {}
+    read = backordered_open_by_product([product_id for product_id in short if given.get(product_id) is None],
+                                       locked)
+    waiting = {product_id: read.get(product_id, 0) if given.get(product_id) is None else given[product_id]
+               for product_id in short}
     if po_lines is None:
         po_lines = open_po_lines_by_product(short, today)
     else:

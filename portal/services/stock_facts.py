@@ -6,12 +6,15 @@ a new backorder would get, and the product's rules. Pages call :func:`facts_for`
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import String, bindparam, func, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from portal import fast_sql
 from portal.domain.availability import BackorderRules, backorder_room
@@ -92,11 +95,66 @@ def open_po_lines_by_product(product_ids: Iterable[int], today: date) -> dict[in
         return {}
     lines: dict[int, list[OpenPoLine]] = defaultdict(list)
     for line in fast_sql.all(db.session.connection(), _OPEN_PO_LINES, {"ids": ids}):
-        sent = line.sent_at.date() if line.sent_at else today
-        lines[line.product_id].append(OpenPoLine(
-            po_line_id=line.id, expected_date=line.expected_date or sent + timedelta(days=14),
-            open_quantity=line.quantity_ordered - line.quantity_received))
+        lines[line.product_id].append(_open_po_line(
+            line.id, line.expected_date, line.quantity_ordered - line.quantity_received,
+            _utc_day(line.sent_at) if line.sent_at else None, today))
     return lines
+
+
+def _utc_day(moment: datetime) -> date:
+    """The UTC day of a stored moment (SQLite gives it back naive, already in UTC)."""
+    return (moment.astimezone(UTC) if moment.tzinfo else moment).date()
+
+
+def _open_po_line(line_id: int, expected: date | None, open_quantity: int, sent: date | None,
+                  today: date) -> OpenPoLine:
+    """An open PO line; without a vendor-confirmed date it is expected 14 days after the PO was sent
+    (UTC day), or after today if it never was."""
+    return OpenPoLine(po_line_id=line_id, expected_date=expected or (sent or today) + timedelta(days=14),
+                      open_quantity=open_quantity)
+
+
+class OpenPoLinesJson(FunctionElement):
+    """A product's open PO lines (those :func:`open_po_lines_by_product` reads) as one JSON text column
+    — a list of [id, expected date, open quantity, sent date (UTC)] — for a statement that reads
+    products anyway: ``OpenPoLinesJson(products.c.id)``; read it with :func:`open_po_lines_from`. A
+    function element, so statements using it stay in SQLAlchemy's compiled cache."""
+
+    type = String()
+    name = "open_po_lines_json"
+    inherit_cache = True
+
+
+_OPEN = ", ".join(f"'{status}'" for status in OPEN_PO_STATUSES)  # constants of the model, not input
+
+
+@compiles(OpenPoLinesJson, "postgresql")
+def _open_po_lines_json_postgresql(element, compiler, **kw) -> str:
+    product_id = compiler.process(element.clauses, **kw)  # a compiled column, not input
+    return ("(SELECT coalesce(json_agg(json_build_array(l.id, l.expected_date, "  # noqa: S608
+            "l.quantity_ordered - l.quantity_received, (o.sent_at AT TIME ZONE 'UTC')::date)), '[]')::text "
+            "FROM purchase_order_lines l JOIN purchase_orders o ON o.id = l.purchase_order_id "
+            f"WHERE l.product_id = {product_id} AND o.status IN ({_OPEN}) "
+            "AND l.quantity_received < l.quantity_ordered)")
+
+
+@compiles(OpenPoLinesJson, "sqlite")
+def _open_po_lines_json_sqlite(element, compiler, **kw) -> str:
+    product_id = compiler.process(element.clauses, **kw)  # a compiled column, not input
+    return ("(SELECT coalesce(json_group_array(json_array(l.id, l.expected_date, "  # noqa: S608
+            "l.quantity_ordered - l.quantity_received, date(o.sent_at))), '[]') "
+            "FROM purchase_order_lines l JOIN purchase_orders o ON o.id = l.purchase_order_id "
+            f"WHERE l.product_id = {product_id} AND o.status IN ({_OPEN}) "
+            "AND l.quantity_received < l.quantity_ordered)")
+
+
+def open_po_lines_from(text: str, today: date) -> list[OpenPoLine]:
+    """:func:`open_po_lines_by_product`'s lines of one product from an :class:`OpenPoLinesJson` column."""
+    def day(value: str | None) -> date | None:
+        return date.fromisoformat(value[:10]) if value else None
+
+    return [_open_po_line(line_id, day(expected), open_quantity, day(sent), today)
+            for line_id, expected, open_quantity, sent in json.loads(text)]
 
 
 _po_lines, _pos = PurchaseOrderLine.__table__.c, PurchaseOrder.__table__.c

@@ -166,24 +166,27 @@ def test_concurrent_orders_of_one_company_cannot_together_pass_its_credit_limit(
 #: per-line query loop.
 PER_LINE_LIMIT = 1
 #: A one-line order of a product in stock, once the company's kept balance is known (its second order):
-#: the key with its company, address, settings and goodwill rules; the product with its price breaks;
-#: stock; the order row, claimed with its number and totals; the company's lock and exposure (with the
-#: kept balance); its line, the outbox message and the notice; the stock rows' locks, the allocation,
-#: and the kept balance's increase.
-IN_STOCK_ORDER = 12
+#: the key with its company, address, settings and goodwill rules; the product with its price breaks,
+#: available stock, kept units on backorder and open PO lines; the order row, claimed with its number and
+#: totals; the company's lock and exposure (with the kept balance); its line, the outbox message and the
+#: notice; the stock rows' locks, the allocation, and the kept balance's increase. One statement less on
+#: PostgreSQL (``NOTICE_SAVED``).
+IN_STOCK_ORDER = 11
 #: A one-line order backordered on a product with an open PO, kept sums known: no allocation, but the
-#: kept units on backorder (read before the locks and again under them), the open PO lines (read once)
-#: and the kept units' increase.
-BACKORDERED_ORDER = 15
+#: kept units on backorder read again under the locks, and their increase.
+BACKORDERED_ORDER = 12
 #: A company's first order sums its uninvoiced amount (no kept balance yet), then sums it again at
 #: commit, with its own order, and stores it (the generation, the sum, the store).
 COMPANY_FIRST_ORDER = 4
-#: The first backorder of products sums their units on backorder again at commit and stores them (one
-#: statement each for all the order's products).
-PRODUCTS_FIRST_BACKORDER = 2
+#: The first backorder of products reads their units on backorder before the locks too (the products
+#: statement finds them unknown), sums them again at commit and stores them (one statement each for all
+#: the order's products).
+PRODUCTS_FIRST_BACKORDER = 3
 #: Statements for a 16-line order, half of it backordered, everything included: a backordered order's,
 #: the first order's sums and stores, the allocation, and on SQLite its BEGIN IMMEDIATE (counted by
 #: ``statements_to_place``).
+#: PostgreSQL writes the outbox message and the notice in one statement (a data-modifying CTE).
+NOTICE_SAVED = {"postgresql": 1, "sqlite": 0}
 SIXTEEN_LINE_CAP = BACKORDERED_ORDER + COMPANY_FIRST_ORDER + PRODUCTS_FIRST_BACKORDER + 2
 
 
@@ -257,19 +260,20 @@ def test_an_order_in_stock_runs_a_fixed_set_of_statements(any_app):
     set_stock(make_product(sku="COUNT-IN"), 10)
     body = {"lines": [{"sku": "COUNT-IN", "quantity": 2}]}
     _, first = statements_run(any_app.test_client(), key, body)
-    assert len(first) == IN_STOCK_ORDER + COMPANY_FIRST_ORDER, first
+    saved = NOTICE_SAVED[db.engine.dialect.name]
+    assert len(first) == IN_STOCK_ORDER - saved + COMPANY_FIRST_ORDER, first
 
     order, statements = statements_run(any_app.test_client(), key, body)
 
     assert order["lines"][0]["ships_now"] == 2
-    assert len(statements) == IN_STOCK_ORDER, statements
+    assert len(statements) == IN_STOCK_ORDER - saved, statements
     (key_read,) = [s for s in statements if "FROM api_keys" in s]
     assert "addresses" in key_read and "portal_settings" in key_read
     assert not [s for s in statements if "addresses" in s and s != key_read]
     assert not reading("portal_settings", statements)
 
 
-def test_a_backorder_reads_the_open_po_lines_once_and_the_settings_with_the_key(any_app):
+def test_a_backorder_reads_the_open_po_lines_with_the_products_and_the_settings_with_the_key(any_app):
     _, _, key = api_buyer()
     product = make_product(sku="COUNT-BO", policy="allow")
     set_stock(product, 0)
@@ -286,8 +290,8 @@ def test_a_backorder_reads_the_open_po_lines_once_and_the_settings_with_the_key(
                                        {"lines": [{"sku": "COUNT-BO", "quantity": 3}]})
 
     assert (order["lines"][0]["backordered"], order["lines"][0]["eta"]) == (3, arrives.isoformat())
-    assert len(statements) == BACKORDERED_ORDER, statements
-    assert len(reading("purchase_order_lines", statements)) == 1
+    assert len(statements) == BACKORDERED_ORDER - NOTICE_SAVED[db.engine.dialect.name], statements
+    assert [s for s in statements if "purchase_order_lines" in s] == reading("products", statements)[:1]
     assert not reading("portal_settings", statements)
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from portal.database import write_transaction
 from portal.extensions import db
@@ -31,10 +31,12 @@ from portal.models import (
     PriceList,
     PriceListItem,
     Product,
+    ProductBackorders,
     PurchaseOrder,
+    PurchaseOrderLine,
     User,
 )
-from portal.services import carts, credit, ordering, pricing
+from portal.services import carts, credit, ordering, pricing, stock_facts
 from portal.services import settings as settings_service
 from tests.factories import make_address, make_company, make_product, make_user, make_vendor, set_stock
 from tests.integration.test_api_orders import api_buyer, api_key, post_order
@@ -456,3 +458,59 @@ def test_price_breaks_read_as_json_with_the_products_are_the_breaks_to_the_hundr
     expected = pricing.PriceBook(None).breaks([product.id, plain.id])
     assert found == {product.id: sorted(expected[product.id], key=lambda b: b.min_quantity), plain.id: []}
     assert [str(b.percent_off) for b in found[product.id]] == ["5.00", "12.50"]
+
+
+def test_open_po_lines_read_as_json_with_the_products_are_the_lines_the_eta_counts():
+    """The API reads each product's open PO lines as a JSON column of its product statement
+    (``OpenPoLinesJson``): the same lines as ``open_po_lines_by_product`` — a line without a confirmed
+    date counts from the PO's sending day (or today, never sent) — and none of drafts or received lines."""
+    product, other, plain = make_product(sku="POJ-1"), make_product(sku="POJ-2"), make_product(sku="POJ-0")
+    sent_at = datetime(2026, 11, 20, 23, 30, tzinfo=UTC)
+    with write_transaction() as session:
+        pos = [PurchaseOrder(number=f"PO-J{n}", vendor_id=product.vendor_id, status=status, sent_at=at)
+               for n, (status, at) in enumerate([("sent", sent_at), ("partially_received", None),
+                                                 ("draft", None), ("received", sent_at)])]
+        session.add_all(pos)
+        session.flush()
+        session.add_all([
+            PurchaseOrderLine(purchase_order_id=pos[0].id, product_id=product.id, quantity_ordered=9,
+                              expected_date=TODAY + timedelta(days=5)),
+            PurchaseOrderLine(purchase_order_id=pos[0].id, product_id=other.id, quantity_ordered=4),
+            PurchaseOrderLine(purchase_order_id=pos[1].id, product_id=product.id, quantity_ordered=6,
+                              quantity_received=2),
+            PurchaseOrderLine(purchase_order_id=pos[1].id, product_id=other.id, quantity_ordered=3,
+                              quantity_received=3),
+            PurchaseOrderLine(purchase_order_id=pos[2].id, product_id=product.id, quantity_ordered=7),
+            PurchaseOrderLine(purchase_order_id=pos[3].id, product_id=other.id, quantity_ordered=8)])
+    db.session.rollback()
+    ids = [product.id, other.id, plain.id]
+    rows = dict(db.session.execute(select(Product.id, stock_facts.OpenPoLinesJson(Product.id))
+                                   .where(Product.id.in_(ids))).all())
+    found = {product_id: sorted(stock_facts.open_po_lines_from(text, TODAY), key=lambda line: line.po_line_id)
+             for product_id, text in rows.items()}
+    expected = stock_facts.open_po_lines_by_product(ids, TODAY)
+    assert found == {product_id: sorted(expected.get(product_id, []), key=lambda line: line.po_line_id)
+                     for product_id in ids}
+    assert [(line.expected_date, line.open_quantity) for line in found[product.id]] == [
+        (TODAY + timedelta(days=5), 9), (TODAY + timedelta(days=14), 4)]
+    assert [(line.expected_date, line.open_quantity) for line in found[other.id]] == [
+        (date(2026, 12, 4), 4)]  # sent on 20 November (UTC), plus 14 days
+    assert found[plain.id] == []
+
+
+def test_a_cap_counts_backorders_whose_kept_total_is_unknown(client):
+    """The products statement reads kept units on backorder; where the total is unknown (no row yet, or
+    marked unknown), the plan reads the order lines' sum instead — the cap still counts every unit."""
+    _, _, key = api_buyer()
+    product = make_product(sku="CAP-U", policy="allow_up_to", cap=5)
+    set_stock(product, 0)
+    assert post_order(client, key, {"lines": [{"sku": "CAP-U", "quantity": 4}]}).status_code == 201
+    with write_transaction() as session:
+        session.execute(delete(ProductBackorders).where(ProductBackorders.product_id == product.id))
+
+    problems = refused_without_writing(client, key, {"lines": [{"sku": "CAP-U", "quantity": 2}]})
+
+    assert [p["sku"] for p in problems] == ["CAP-U"], problems
+    placed = post_order(client, key, {"lines": [{"sku": "CAP-U", "quantity": 1}]})
+    assert placed.status_code == 201, placed.json
+    assert placed.json["lines"][0]["backordered"] == 1

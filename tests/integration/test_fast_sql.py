@@ -55,7 +55,7 @@ def test_the_api_statements_give_the_same_rows_both_ways(any_app):
     cases = [
         (api_orders._BUYER_AND_COMPANY, {"key_hash": key_hash, "address_id": None}),
         (api_orders._PRODUCTS, {"skus": ["FAST-1", "NOPE"]}),
-        (api_orders._STOCK_NOW, {"ids": [product.id]}),
+        (api_orders._LOCK_PRODUCTS_AND_STOCK, {"ids": [product.id]}),
         (credit._EXPOSURE, {"company_id": company.id}),
         (balances._UNITS, {"ids": [product.id]}),
         (stock_facts._OPEN_PO_LINES, {"ids": [product.id]}),

@@ -7,12 +7,14 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from sqlalchemy import delete
 
 from portal.database import write_transaction
-from portal.models import PurchaseOrder, PurchaseOrderLine
+from portal.models import ProductBackorders, PurchaseOrder, PurchaseOrderLine
 from portal.services import ordering
 from portal.services.pricing import PriceBook
 from tests.factories import make_product, make_vendor, set_stock
+from tests.integration.test_api_orders import api_buyer, post_order
 
 TODAY = date(2026, 11, 23)
 
@@ -82,3 +84,39 @@ def test_a_short_product_without_open_po_lines_is_not_read_again(any_app, po_rea
     for _ in range(2):
         states([product], {product.id: 0}, po_lines=kept)
     assert po_reads == [[product.id]]
+
+
+@pytest.fixture
+def units_reads(monkeypatch):
+    """The product ids of each read of units on backorder."""
+    reads: list[list[int]] = []
+    real = ordering.backordered_open_by_product
+
+    def spy(product_ids, locked=False):
+        reads.append(list(product_ids))
+        return real(product_ids, locked)
+
+    monkeypatch.setattr(ordering, "backordered_open_by_product", spy)
+    return reads
+
+
+def test_units_on_backorder_given_are_used_and_only_unknown_ones_of_short_products_are_read(
+        any_app, two_on_order, units_reads):
+    """The API passes the kept units read with its products: a short product's known figure is used as
+    it is, an unknown one (None) is read, and a product in stock needs neither."""
+    first, second = two_on_order
+    in_stock = make_product(sku="PS-IN", policy="allow")
+    set_stock(in_stock, 9)
+    _, _, key = api_buyer()  # three units of the first on backorder, its kept total then unknown
+    placed = post_order(any_app.test_client(), key, {"lines": [{"sku": first.sku, "quantity": 3}]})
+    assert placed.status_code == 201, placed.json
+    with write_transaction() as session:
+        session.execute(delete(ProductBackorders).where(ProductBackorders.product_id == first.id))
+    units_reads.clear()
+    products = [*two_on_order, in_stock]
+    available = {first.id: 0, second.id: 0, in_stock.id: 9}
+
+    planned = states(products, available, waiting={first.id: None, second.id: 7, in_stock.id: None})
+
+    assert units_reads == [[first.id]]
+    assert [planned[p.id].backordered_open for p in products] == [3, 7, 0]
