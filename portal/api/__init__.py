@@ -20,7 +20,14 @@ from portal.services.api_keys import hash_key
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
-limiter.exempt(bp)  # no rate limit applies here: skip the limiter's per-request bookkeeping
+
+
+@limiter.request_filter
+def _not_rate_limited() -> bool:
+    """No rate limit applies to the API: its requests skip the limiter's per-request work (``exempt``
+    alone still resolves every limit on every request)."""
+    return request.blueprint == bp.name
+
 
 #: Largest request body read (an order of 200 long lines is about 30 KB).
 MAX_BODY = 256 * 1024

@@ -20,13 +20,14 @@ finds its order).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from sqlalchemy import String, and_, bindparam, case, cast, func, literal, select, true, update
+from sqlalchemy import Boolean, String, and_, bindparam, case, cast, func, literal, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from portal import fast_sql
@@ -241,9 +242,38 @@ _ORDER_PLACED = (update(_orders).where(_orders.c.id == bindparam("order_id"))
                          subtotal=bindparam("subtotal"), adjustments_total=bindparam("adjusted"),
                          total=bindparam("total")))
 _order_lines = OrderLine.__table__
-#: One statement on both databases (rows are matched back by product, so their order does not matter:
-#: asking SQLAlchemy to keep it makes SQLite insert them one by one).
+_LINE_COLUMNS = ("order_id", "product_id", "sku", "name", "quantity", "allocated", "backordered", "shipped",
+                 "cancelled", "unit_price", "line_total", "eta", "eta_estimated", "need_by", "accepted_late",
+                 "backorder_hidden", "priority")
+#: On PostgreSQL, orders of up to this many lines insert them with a statement built once for their count
+#: (through ``fast_sql``); others with SQLAlchemy's "insertmanyvalues" (one statement too; SQLAlchemy
+#: would insert SQLite's rows one by one if asked to keep their order, and cannot cache a multi-row
+#: VALUES statement).
+_PREBUILT_LINES = 20
 _LINE_INSERT = _order_lines.insert().returning(_order_lines.c.id, _order_lines.c.product_id)
+
+
+class _Bool(Boolean):
+    """Boolean without SQLAlchemy's check of each value (ours are bools): a statement with no bind
+    processor can go through the driver directly (``fast_sql``)."""
+
+    cache_ok = True
+
+    def bind_processor(self, dialect):
+        return None
+
+
+@functools.cache
+def _lines_insert(count: int):
+    """INSERT of ``count`` order lines in one statement (parameters ``<column>_<n>``), returning their
+    ids with their products (rows are matched back by product, so their order does not matter)."""
+    def kind(name: str):
+        column_type = _order_lines.c[name].type
+        return _Bool() if isinstance(column_type, Boolean) else column_type
+
+    rows = [{name: bindparam(f"{name}_{n}", type_=kind(name)) for name in _LINE_COLUMNS}
+            for n in range(count)]
+    return _order_lines.insert().values(rows).returning(_order_lines.c.id, _order_lines.c.product_id)
 
 
 def _claim_statement(dialect):
@@ -562,16 +592,18 @@ def _line_view(line: PlanLine) -> LineView:
 
 def _write_lines(conn, order_id: int, lines: list[PlanLine]) -> dict[int, int]:
     """Insert the order lines in one statement; returns their ids by product."""
-    rows = [{"order_id": order_id, "product_id": line.product_id, "sku": line.sku, "name": line.name,
-             "quantity": line.quantity, "allocated": line.allocate, "backordered": line.backorder,
-             "shipped": 0, "cancelled": 0, "unit_price": line.unit_price, "line_total": line.line_total,
-             "eta": line.eta.date if line.eta and line.backorder else None,
-             "eta_estimated": bool(line.eta and line.backorder and line.eta.estimated),
-             "need_by": line.need_by, "accepted_late": line.late and line.accept_late,
-             "backorder_hidden": line.hidden, "priority": 0}
+    rows = [(order_id, line.product_id, line.sku, line.name, line.quantity, line.allocate, line.backorder,
+             0, 0, line.unit_price, line.line_total, line.eta.date if line.eta and line.backorder else None,
+             bool(line.eta and line.backorder and line.eta.estimated), line.need_by,
+             bool(line.late and line.accept_late), bool(line.hidden), 0)
             for line in lines]
-    result = conn.execute(_LINE_INSERT, rows)
-    return {product_id: line_id for line_id, product_id in result}
+    if conn.dialect.name == "postgresql" and len(rows) <= _PREBUILT_LINES:
+        params = {f"{name}_{n}": value for n, row in enumerate(rows)
+                  for name, value in zip(_LINE_COLUMNS, row, strict=True)}
+        inserted = fast_sql.all(conn, _lines_insert(len(rows)), params)
+    else:
+        inserted = conn.execute(_LINE_INSERT, [dict(zip(_LINE_COLUMNS, row, strict=True)) for row in rows])
+    return {product_id: line_id for line_id, product_id in inserted}
 
 
 def _allocate(conn, stock_rows: list, lines: list[PlanLine]) -> None:

@@ -62,6 +62,24 @@ def test_responses_are_not_sniffed_framed_or_cached(client):
     assert response.headers["Referrer-Policy"] == "same-origin"
 
 
+def test_every_security_header_is_sent_once_and_a_views_own_value_is_kept(client):
+    """The API sets its own Cache-Control; the headers added after every view never repeat one."""
+    response = client.post("/api/v1/orders", json={"lines": []})
+    assert response.status_code == 401
+    names = [name.lower() for name, _ in response.headers]
+    for name in ("Content-Security-Policy", "X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy",
+                 "Permissions-Policy", "Cache-Control"):
+        assert names.count(name.lower()) == 1, (name, response.headers)
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_nul_byte_in_a_form_field_or_the_query_is_refused_before_any_view(client):
+    """(A JSON body is its view's to judge: test_api_orders_more refuses a NUL in a SKU with a 400.)"""
+    assert post_form(client, "/login", {"email": "a\x00b@example.com", "password": "x"}).status_code == 400
+    assert client.get("/login?next=%00").status_code == 400
+
+
 def test_static_files_may_be_cached_and_still_are_not_sniffed(client):
     response = client.get("/static/css/app.css")
     assert response.status_code == 200
