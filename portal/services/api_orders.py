@@ -46,6 +46,7 @@ from portal.models import (
     OrderAdjustment,
     OrderLine,
     PriceList,
+    PriceListItem,
     Product,
     ProductBackorders,
     Stock,
@@ -164,19 +165,23 @@ _products, _vendors, _stock = Product.__table__.c, Vendor.__table__.c, Stock.__t
 _companies, _lists, _addresses = Company.__table__.c, PriceList.__table__.c, Address.__table__.c
 _orders = Order.__table__
 
-_kept_units = ProductBackorders.__table__.c
-#: The products asked for, with all the first plan needs of them in one statement (no locks): their
-#: price breaks, available units (summed over the stock rows, as ``locked_plan`` sums the locked ones),
-#: kept units on backorder (NULL where unknown) and open PO lines.
+_kept_units, _items = ProductBackorders.__table__.c, PriceListItem.__table__.c
+#: The products asked for, with all the first plan needs of them in one statement (no locks): their fixed
+#: price on the company's price list, price breaks, available units (summed over the stock rows, as
+#: ``locked_plan`` sums the locked ones), kept units on backorder (NULL where unknown), open PO lines.
+_AVAILABLE = (select(func.coalesce(func.sum(_stock.on_hand - _stock.allocated), 0))
+              .where(_stock.product_id == _products.id).scalar_subquery())
+_FIXED_PRICE = (select(_items.price)
+                .where(_items.price_list_id == bindparam("price_list_id"), _items.product_id == _products.id)
+                .scalar_subquery())
 _PRODUCTS = (
     select(_products.id, _products.sku, _products.name, _products.price, _products.active,
            _products.backorder_policy, _products.backorder_cap, _products.backorder_visibility,
            _products.stock_display, _products.low_stock_threshold, _products.order_minimum,
            _products.order_multiple, _products.lead_time_days,
            _vendors.lead_time_days.label("vendor_lead_time_days"), BreaksJson(_products.id).label("breaks"),
-           select(func.coalesce(func.sum(_stock.on_hand - _stock.allocated), 0))
-           .where(_stock.product_id == _products.id).scalar_subquery().label("available"),
-           _kept_units.units.label("backordered_units"), OpenPoLinesJson(_products.id).label("po_lines"))
+           _AVAILABLE.label("available"), _kept_units.units.label("backordered_units"),
+           OpenPoLinesJson(_products.id).label("po_lines"), _FIXED_PRICE.label("fixed_price"))
     .join_from(Product.__table__, Vendor.__table__, _vendors.id == _products.vendor_id)
     .outerjoin(ProductBackorders.__table__, _kept_units.product_id == _products.id)
     .where(_products.sku.in_(bindparam("skus", expanding=True)))
@@ -451,7 +456,8 @@ def _place(session, conn, buyer: ApiBuyer, company, idempotency_key: str, reques
         if order_id is None:
             return _existing(session, token)
     number_of = {line.sku: n for n, line in enumerate(request.lines, start=1)}
-    found = {row.sku: row for row in fast_sql.all(conn, _PRODUCTS, {"skus": list(number_of)})}
+    found = {row.sku: row for row in fast_sql.all(conn, _PRODUCTS, {"skus": list(number_of),
+                                                                     "price_list_id": company.price_list_id})}
     problems = [Problem(f"Unknown SKU {sku}: check it against the catalog.", n, sku)
                 for sku, n in number_of.items() if sku not in found]
     products = sorted(found.values(), key=lambda row: row.id)
@@ -463,7 +469,8 @@ def _place(session, conn, buyer: ApiBuyer, company, idempotency_key: str, reques
                                 if request.ship_to_address_id else
                                 "Your company has no shipping address: add one under My company."))
     rules = goodwill_rules_from(company.goodwill_rules)  # read with the key
-    priced = book.unit_prices(products), {p.id: breaks_from(p.breaks) for p in products}  # read with them
+    priced = (book.unit_prices(products, {p.id: p.fixed_price for p in products}),  # read with them
+              {p.id: breaks_from(p.breaks) for p in products})
     on_account = company.payment_terms != "card_only"
     if not on_account:
         problems.append(Problem("Your account pays by card, and the API places orders on account only: "

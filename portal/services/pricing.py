@@ -69,12 +69,15 @@ class PriceBook:
     def percent_off(self) -> Decimal:
         return self.price_list.discount_percent if self.price_list else Decimal(0)
 
-    def unit_prices(self, products: Iterable[Product]) -> dict[int, Decimal]:
+    def unit_prices(self, products: Iterable[Product],
+                    fixed: dict[int, Decimal | None] | None = None) -> dict[int, Decimal]:
+        """Each product's unit price before breaks. ``fixed``: the list's fixed prices of these products
+        (None where it has none), when read already (the API reads them with its products)."""
         products = list(products)
-        fixed: dict[int, Decimal] = {}
-        if self.price_list is not None and products:
+        if fixed is None and self.price_list is not None and products:
             fixed = dict(db.session.execute(_FIXED_PRICES, {"price_list_id": self.price_list.id,
                                                             "ids": [p.id for p in products]}).all())
+        fixed = fixed or {}
         return {p.id: company_unit_price(p.price, self.percent_off, fixed.get(p.id)) for p in products}
 
     def breaks(self, product_ids: Iterable[int]) -> dict[int, list[Break]]:

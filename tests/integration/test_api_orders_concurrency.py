@@ -20,7 +20,7 @@ from sqlalchemy import event, func, select
 from portal.clock import today
 from portal.database import write_transaction
 from portal.extensions import db
-from portal.models import Order, OrderLine, PurchaseOrder, PurchaseOrderLine, Stock
+from portal.models import Order, OrderLine, PriceList, PriceListItem, PurchaseOrder, PurchaseOrderLine, Stock
 from tests.factories import make_address, make_company, make_product, make_user, set_stock
 from tests.integration.test_api_orders import api_buyer, api_key, post_order
 from tests.invariants import assert_invariants
@@ -271,6 +271,26 @@ def test_an_order_in_stock_runs_a_fixed_set_of_statements(any_app):
     assert "addresses" in key_read and "portal_settings" in key_read
     assert not [s for s in statements if "addresses" in s and s != key_read]
     assert not reading("portal_settings", statements)
+
+
+def test_a_price_list_adds_no_statement_its_fixed_prices_come_with_the_products(any_app):
+    with write_transaction() as session:
+        trade = PriceList(name="Trade", discount_percent=Decimal("5"))
+        session.add(trade)
+    _, _, key = api_buyer(price_list_id=trade.id)
+    fixed, listed = make_product(sku="COUNT-PL", price="10.00"), make_product(sku="COUNT-PL2", price="10.00")
+    for product in (fixed, listed):
+        set_stock(product, 10)
+    with write_transaction() as session:
+        session.add(PriceListItem(price_list_id=trade.id, product_id=fixed.id, price=Decimal("7.25")))
+    body = {"lines": [{"sku": "COUNT-PL", "quantity": 1}, {"sku": "COUNT-PL2", "quantity": 1}]}
+    statements_run(any_app.test_client(), key, body)
+
+    order, statements = statements_run(any_app.test_client(), key, body)
+
+    assert [line["unit_price"] for line in order["lines"]] == ["7.25", "9.50"]
+    assert len(statements) == IN_STOCK_ORDER - NOTICE_SAVED[db.engine.dialect.name], statements
+    assert not reading("price_list_items", statements)
 
 
 def test_a_backorder_reads_the_open_po_lines_with_the_products_and_the_settings_with_the_key(any_app):

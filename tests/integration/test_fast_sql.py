@@ -54,7 +54,7 @@ def test_the_api_statements_give_the_same_rows_both_ways(any_app):
     key_hash = hashlib.sha256(key.encode()).hexdigest()
     cases = [
         (api_orders._BUYER_AND_COMPANY, {"key_hash": key_hash, "address_id": None}),
-        (api_orders._PRODUCTS, {"skus": ["FAST-1", "NOPE"]}),
+        (api_orders._PRODUCTS, {"skus": ["FAST-1", "NOPE"], "price_list_id": None}),
         (api_orders._LOCK_PRODUCTS_AND_STOCK, {"ids": [product.id]}),
         (credit._EXPOSURE, {"company_id": company.id}),
         (balances._UNITS, {"ids": [product.id]}),
