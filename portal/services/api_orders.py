@@ -198,11 +198,13 @@ _BUYER_COLUMNS = (_users.id.label("user_id"), _users.email, _users.name, _users.
                   _companies.active.label("company_active"))
 
 
-def _of_key(*columns):
-    """``columns`` of a valid (not revoked) key's user and the user's company."""
+def _of_key(*columns, company_required: bool = False):
+    """``columns`` of a valid (not revoked) key's user and the user's company (``company_required``: only
+    a user with one)."""
     return (select(*columns)
             .join_from(ApiKey.__table__, User.__table__, _users.id == _keys.user_id)
-            .join_from(User.__table__, Company.__table__, _companies.id == _users.company_id, isouter=True)
+            .join_from(User.__table__, Company.__table__, _companies.id == _users.company_id,
+                       isouter=not company_required)
             .where(_keys.key_hash == bindparam("key_hash"), _keys.revoked_at.is_(None)))
 
 
@@ -214,22 +216,26 @@ def _buyer_and_company_statement(chosen_address: bool):
     list, the ship-to address (the one asked for if it is the company's, else none; by default the
     first by ``is_default_shipping``), the ``auto_add_backorders`` setting and the active goodwill rules
     (``ordering.ActiveRulesJson``). ``id`` is the company's: the row stands for the company
-    (``credit.check_against``, ``Address.one_line``)."""
+    (``credit.check_against``, ``Address.one_line``).
+
+    It also takes the company's row lock, the first lock of every placing (companies before products):
+    the order's claim and its exposure, read after it, see every order of the company committed before.
+    A key whose user has no company finds no row here (``_BUYER_OF_KEY`` tells why)."""
     address_of = _addresses.company_id == _companies.id
     if chosen_address:
         address_of = and_(address_of, _addresses.id == bindparam("address_id"))
     return (_of_key(*_BUYER_COLUMNS, _companies.id, _companies.credit_limit, _companies.payment_terms,
                     _lists.id.label("price_list_id"), _lists.discount_percent, *_ADDRESS_COLUMNS,
-                    settings_service.column("auto_add_backorders"), ActiveRulesJson().label("goodwill_rules"))
+                    settings_service.column("auto_add_backorders"), ActiveRulesJson().label("goodwill_rules"),
+                    company_required=True)
             .outerjoin(PriceList.__table__, _lists.id == _companies.price_list_id)
             .outerjoin(Address.__table__, address_of)
-            .order_by(_addresses.is_default_shipping.desc(), _addresses.id).limit(1))
+            .order_by(_addresses.is_default_shipping.desc(), _addresses.id).limit(1)
+            .with_for_update(of=Company.__table__, key_share=True))
 
 
 _BUYER_AND_COMPANY = _buyer_and_company_statement(False)
 _BUYER_COMPANY_AND_CHOSEN_ADDRESS = _buyer_and_company_statement(True)
-_LOCK_COMPANY = (select(_companies.id).where(_companies.id == bindparam("company_id"))
-                 .with_for_update(key_share=True))
 _LOCK_PRODUCTS = (select(_products.id).where(_products.id.in_(bindparam("ids", expanding=True)))
                   .order_by(_products.id).with_for_update(key_share=True))
 #: Each product row, then its stock rows, in product-id order: one round trip for the locks. Every
@@ -412,9 +418,11 @@ def _attempt(key_hash: str, idempotency_key: str, request: OrderRequest | None, 
             address_id = request.ship_to_address_id if request is not None else None
             statement = _BUYER_COMPANY_AND_CHOSEN_ADDRESS if address_id else _BUYER_AND_COMPANY
             company = fast_sql.first(conn, statement, {"key_hash": key_hash, "address_id": address_id})
-            buyer, why = _buyer_of(company)
+            buyer, why = _buyer_of(company) if company is not None else (None, None)
             if buyer is None:  # an unknown or forbidden key is told so before anything about the body
-                raise KeyRefused(why)
+                if company is None:  # no valid key, or its user has no company: which?
+                    why = _buyer_of(fast_sql.first(conn, _BUYER_OF_KEY, {"key_hash": key_hash}))[1]
+                raise KeyRefused(why or "forbidden")
             if request is None:
                 raise RequestInvalid(problems)
             return _place(session, conn, buyer, company, idempotency_key, request, today, optimistic)
@@ -437,12 +445,12 @@ def _lock_stock(conn, ids: list[int]) -> list:
 
 def _place(session, conn, buyer: ApiBuyer, company, idempotency_key: str, request: OrderRequest,
            today: date, optimistic: bool) -> tuple[OrderView, bool]:
-    """:func:`place` for a known buyer and a valid request; ``company`` is the row read with the key
-    (``_BUYER_AND_COMPANY``).
+    """:func:`place` for a known buyer and a valid request; ``company`` is the row read (and locked) with
+    the key (``_BUYER_AND_COMPANY``).
 
-    Reads that decide nothing under contention (products, prices, goodwill rules, the address, open PO
-    lines) come before the locks; then the company row (its exposure is read under that lock), then
-    products and stock rows in product-id order — the order every service that locks both uses.
+    Reads that decide nothing under contention on products (their prices, stock, open PO lines) come
+    before the product locks; the company's exposure is read under its lock, then products and stock rows
+    are locked in product-id order — the order every service that locks both uses.
 
     ``optimistic``: plan from stock read without locks, write the order, and only then lock the
     products and stock rows, plan again from the locked rows and allocate if nothing differs — so a hot
@@ -510,9 +518,8 @@ def _place(session, conn, buyer: ApiBuyer, company, idempotency_key: str, reques
         if claimed is None:
             return _existing(session, token)
         order_id, number = claimed
-    # Locks: the company row (then its exposure), then products and stock rows in product-id order.
-    fast_sql.execute(conn, _LOCK_COMPANY, {"company_id": buyer.company_id})
-    # A statement of its own, after the lock: it must see the orders committed while we waited.
+    # The company row is locked (read with the key); its exposure, a statement of its own after the lock,
+    # sees every order committed before. Then products and stock rows, in product-id order.
     exposure = credit.exposure(buyer.company_id, locked=True) if on_account and not problems else None
     if not optimistic:
         stock_rows = _lock_stock(conn, ids)

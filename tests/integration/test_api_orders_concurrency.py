@@ -166,15 +166,15 @@ def test_concurrent_orders_of_one_company_cannot_together_pass_its_credit_limit(
 #: per-line query loop.
 PER_LINE_LIMIT = 1
 #: A one-line order of a product in stock, once the company's kept balance is known (its second order):
-#: the key with its company, address, settings and goodwill rules; the product with its price breaks,
-#: available stock, kept units on backorder and open PO lines; the order row, claimed with its number and
-#: totals; the company's lock and exposure (with the kept balance); its line, the outbox message and the
+#: the key with its company (locked), address, settings and goodwill rules; the product with its price
+#: breaks, available stock, kept units on backorder and open PO lines; the order row, claimed with its
+#: number and totals; the company's exposure (with the kept balance); its line, the outbox message and the
 #: notice; the stock rows' locks, the allocation, and the kept balance's increase. One statement less on
 #: PostgreSQL (``NOTICE_SAVED``).
-IN_STOCK_ORDER = 11
+IN_STOCK_ORDER = 10
 #: A one-line order backordered on a product with an open PO, kept sums known: no allocation, but the
 #: kept units on backorder read again under the locks, and their increase.
-BACKORDERED_ORDER = 12
+BACKORDERED_ORDER = 11
 #: A company's first order sums its uninvoiced amount (no kept balance yet), then sums it again at
 #: commit, with its own order, and stores it (the generation, the sum, the store).
 COMPANY_FIRST_ORDER = 4
@@ -269,6 +269,9 @@ def test_an_order_in_stock_runs_a_fixed_set_of_statements(any_app):
     assert len(statements) == IN_STOCK_ORDER - saved, statements
     (key_read,) = [s for s in statements if "FROM api_keys" in s]
     assert "addresses" in key_read and "portal_settings" in key_read
+    assert statements.index(key_read) == 0
+    if db.engine.dialect.name == "postgresql":  # SQLite's BEGIN IMMEDIATE takes the one write lock
+        assert key_read.endswith("FOR NO KEY UPDATE OF companies"), key_read
     assert not [s for s in statements if "addresses" in s and s != key_read]
     assert not reading("portal_settings", statements)
 
