@@ -1499,9 +1499,9 @@ def _api_table(api_results: dict, best: str) -> list[str]:
 #: Phases of ``api_orders.place`` in the ``X-Bench`` header (see bench/checkout_app.py); a column is shown
 #: when the header has it (not with ``--app wsgi:app``).
 API_PHASES = (
-    ("pre", "pre (key, JSON)"),
-    ("claim", "token claim + reads"),
-    ("wait", "lock wait (products, stock, company)"),
+    ("pre", "pre (key hash, JSON)"),
+    ("claim", "key + company lock, reads, token claim"),
+    ("wait", "lock wait (products, stock)"),
     ("hold", "lock held → commit"),
     ("post", "post (JSON answer)"),
 )

@@ -13,9 +13,10 @@ Same app as ``wsgi:app`` (built by ``portal.create_app`` from the environment), 
   behind other buyers of the same rows), ``hold`` (rows locked to COMMIT done: re-planning against live
   stock, the writes and the commit; the time the hot rows are held), ``post`` (service return to
   ``start_response``: redirect, session save); for ``POST /api/v1/orders`` the same phases of
-  ``api_orders.place``: ``pre`` (key lookup, JSON parsing), ``claim`` (the token insert and the reads
-  before the locks), ``wait`` (first to last row-locking statement: products, stock, company), ``hold``
-  (last lock to COMMIT done), ``post`` (the JSON answer);
+  ``api_orders.place``: ``pre`` (key hashing, JSON parsing), ``claim`` (the key read, which locks the
+  company's row, the reads before the product locks and the token insert), ``wait`` (first to last
+  row-locking statement after the key read: products and stock), ``hold`` (last lock to COMMIT done),
+  ``post`` (the JSON answer);
 - with ``BENCH_SQL_STATS_DIR`` set: count and total time per request path and statement text (``IN``
   lists folded), written every few seconds to ``sql-<pid>.json``;
 - with ``BENCH_PROFILE_DIR`` set: an in-process wall-clock sampler (``sys._current_frames`` every
@@ -52,6 +53,11 @@ from portal.services import api_orders, ordering  # noqa: E402
 _local = threading.local()
 #: A row-locking statement (the API service locks with statements, not through a function to wrap).
 _ROW_LOCK = re.compile(r"\bFOR (?:NO KEY UPDATE|UPDATE|KEY SHARE|SHARE)\b")
+
+
+def _locks_rows(statement: str) -> bool:
+    """A row-locking statement of the ``wait`` phase (the API's key read locks its company: ``claim``)."""
+    return bool(_ROW_LOCK.search(statement)) and "FROM api_keys" not in statement
 _serving: set[int] = set()
 
 
@@ -72,7 +78,7 @@ def _install_sql_hooks(app) -> None:
     @event.listens_for(engine, "before_cursor_execute")
     def _before(conn, cursor, statement, parameters, context, executemany):
         state = _state()
-        if state.get("locks_by_sql") and _ROW_LOCK.search(statement):
+        if state.get("locks_by_sql") and _locks_rows(statement):
             state.setdefault("lock_t0", time.perf_counter())
         state["sql_t0"] = time.perf_counter()
 
@@ -82,7 +88,7 @@ def _install_sql_hooks(app) -> None:
         t0 = state.pop("sql_t0", None)
         if t0 is not None:
             took = time.perf_counter() - t0
-            if state.get("locks_by_sql") and _ROW_LOCK.search(statement):
+            if state.get("locks_by_sql") and _locks_rows(statement):
                 state["lock_t1"] = t0 + took
             state["sql"] = state.get("sql", 0.0) + took
             state["n"] = state.get("n", 0) + 1
