@@ -20,8 +20,12 @@ from collections import namedtuple
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.sql.sqltypes import NullType
 
 _compiled: dict[int, tuple[Any, type | None] | None] = {}
 _keep: list[ClauseElement] = []  # the statements compiled: their ids stay unique while they live
@@ -96,3 +100,31 @@ def execute(conn: Connection, statement: ClauseElement, params: dict | list[dict
         return
     cursor, _ = _send(conn, statement, params)
     cursor.close()
+
+
+class OneOf(FunctionElement):
+    """``OneOf(column, "name")``: ``column IN (...)`` for a list parameter ``name``. On PostgreSQL it is
+    ``column = ANY(CAST(:name AS <type>[]))``, one array parameter: one statement text whatever the
+    list's length (psycopg prepares it once) and no IN list to expand on every execution; elsewhere an
+    expanding IN. A function element, so statements using it stay in SQLAlchemy's compiled cache."""
+
+    type = NullType()  # not Boolean: SQLite would compare it "= 1"
+    name = "one_of"
+    inherit_cache = True
+
+    def __init__(self, column, name: str):
+        super().__init__(column, bindparam(name, expanding=True))
+
+
+@compiles(OneOf)
+def _one_of(element, compiler, **kw) -> str:
+    column, listed = element.clauses
+    return compiler.process(column.in_(listed), **kw)
+
+
+@compiles(OneOf, "postgresql")
+def _one_of_postgresql(element, compiler, **kw) -> str:
+    column, listed = element.clauses
+    item_type = compiler.dialect.type_compiler_instance.process(column.type)
+    return (f"{compiler.process(column, **kw)} = ANY(CAST({compiler.process(bindparam(listed.key), **kw)} "
+            f"AS {item_type}[]))")

@@ -184,7 +184,7 @@ _PRODUCTS = (
            OpenPoLinesJson(_products.id).label("po_lines"), _FIXED_PRICE.label("fixed_price"))
     .join_from(Product.__table__, Vendor.__table__, _vendors.id == _products.vendor_id)
     .outerjoin(ProductBackorders.__table__, _kept_units.product_id == _products.id)
-    .where(_products.sku.in_(bindparam("skus", expanding=True)))
+    .where(fast_sql.OneOf(_products.sku, "skus"))
 )
 _ADDRESS_COLUMNS = (_addresses.id.label("address_id"), _addresses.label, _addresses.line1, _addresses.line2,
                     _addresses.city, _addresses.region, _addresses.postal_code, _addresses.country)
@@ -236,7 +236,7 @@ def _buyer_and_company_statement(chosen_address: bool):
 
 _BUYER_AND_COMPANY = _buyer_and_company_statement(False)
 _BUYER_COMPANY_AND_CHOSEN_ADDRESS = _buyer_and_company_statement(True)
-_LOCK_PRODUCTS = (select(_products.id).where(_products.id.in_(bindparam("ids", expanding=True)))
+_LOCK_PRODUCTS = (select(_products.id).where(fast_sql.OneOf(_products.id, "ids"))
                   .order_by(_products.id).with_for_update(key_share=True))
 #: Each product row, then its stock rows, in product-id order: one round trip for the locks. Every
 #: transaction that locks both takes a product's row before its stock rows and products in id order, so
@@ -244,7 +244,7 @@ _LOCK_PRODUCTS = (select(_products.id).where(_products.id.in_(bindparam("ids", e
 _LOCK_PRODUCTS_AND_STOCK = (
     select(_stock.id, _stock.product_id, _stock.on_hand, _stock.allocated)
     .join_from(Product.__table__, Stock.__table__, _stock.product_id == _products.id)
-    .where(_products.id.in_(bindparam("ids", expanding=True)))
+    .where(fast_sql.OneOf(_products.id, "ids"))
     .order_by(_products.id, _stock.warehouse_id).with_for_update(key_share=True))
 _STOCK_ALLOCATED = (update(Stock.__table__).where(_stock.id == bindparam("stock_id"))
                     .values(allocated=bindparam("new_allocated")))

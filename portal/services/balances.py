@@ -257,7 +257,7 @@ _UNITS = (
                  .scalar_subquery())).label("summed"))
     .select_from(Product.__table__)
     .outerjoin(ProductBackorders.__table__, _kept_units.product_id == Product.__table__.c.id)
-    .where(Product.__table__.c.id.in_(bindparam("ids", expanding=True))))
+    .where(fast_sql.OneOf(Product.__table__.c.id, "ids")))
 
 
 def _store_products(session: Session, product_ids: list[int]) -> None:

@@ -16,7 +16,7 @@ from portal import fast_sql
 from portal.clock import today
 from portal.database import write_transaction
 from portal.extensions import db
-from portal.models import Company, PriceBreak, PurchaseOrder, PurchaseOrderLine
+from portal.models import Company, PriceBreak, Product, PurchaseOrder, PurchaseOrderLine
 from portal.services import api_orders, balances, credit, stock_facts
 from tests.factories import make_product, set_stock
 from tests.integration.test_api_orders import api_buyer, post_order
@@ -83,3 +83,25 @@ def test_listeners_see_each_statement_and_a_statement_needing_conversion_goes_th
     doc = {"a": uuid.uuid4().hex}
     assert fast_sql.first(db.session.connection(), needs_json, {"doc": doc}).doc == doc
     db.session.rollback()
+
+
+def test_one_of_finds_the_listed_rows_with_one_statement_text_whatever_the_length():
+    """``OneOf`` is an IN list: the same rows both ways for any length (none included); on PostgreSQL one
+    array parameter, so the SQL text does not change with the length (one prepared statement)."""
+    ids = [make_product(sku=f"ONE-{n}").id for n in range(4)]
+    skus = select(Product.sku).where(fast_sql.OneOf(Product.id, "ids")).order_by(Product.sku)
+    texts: set[str] = set()
+
+    def note(_conn, _cursor, statement, *_args):
+        texts.add(statement)
+
+    conn = db.session.connection()
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        for chosen in ([], ids[:1], ids[1:3], [*ids, 999_999]):
+            found, expected = both_ways(skus, {"ids": chosen})
+            assert found == expected == [(f"ONE-{ids.index(i)}",) for i in sorted(set(chosen) & set(ids))]
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    if conn.dialect.name == "postgresql":
+        assert len(texts) == 1 and "= ANY(CAST(" in texts.pop()
