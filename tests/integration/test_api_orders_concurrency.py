@@ -318,6 +318,41 @@ def test_a_backorder_reads_the_open_po_lines_with_the_products_and_the_settings_
     assert not reading("portal_settings", statements)
 
 
+@pytest.mark.parametrize("any_app", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+def test_the_api_statements_are_prepared_with_generic_plans_and_nothing_else_is_prepared(any_app):
+    """PostgreSQL plans the API's prepared statements once per connection (a generic plan): planning was
+    most of its CPU per statement. Nothing outside an API order is prepared, so every other statement
+    (catalog search above all) is still planned for its own values. (psycopg forgets every prepared
+    statement of a connection on a rollback: so does this test, which never rolls back in between.)"""
+    _, _, key = api_buyer()
+    set_stock(make_product(sku="PLAN-IN"), 100)
+    set_stock(make_product(sku="PLAN-BO", policy="allow"), 0)
+    client = any_app.test_client()
+    used = set()  # the driver connections the orders ran on
+
+    def note(conn, *_args):
+        used.add(conn.connection.driver_connection)
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        for _ in range(4):
+            assert post_order(client, key, {"lines": [{"sku": "PLAN-IN", "quantity": 1},
+                                                      {"sku": "PLAN-BO", "quantity": 1}]}).status_code == 201
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    conn = db.session.connection()
+    assert used == {conn.connection.driver_connection}  # one connection, handed back by the pool
+    for _ in range(3):  # outside an API order: not prepared
+        conn.execute(select(func.count()).select_from(Order).where(Order.status == "open"))
+    prepared = conn.exec_driver_sql(
+        "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements").all()
+    db.session.rollback()
+    assert prepared, "the API prepared nothing"
+    assert all(custom == 0 for _, _, custom in prepared), prepared
+    assert sum(generic for _, generic, _ in prepared) >= 10, prepared
+    assert not [statement for statement, _, _ in prepared if "count(" in statement], prepared
+
+
 def test_an_api_order_compiles_no_statement_once_warm(any_app, monkeypatch):
     """Every statement of the fast path comes from SQLAlchemy's compiled cache after the first orders: a
     construct that cannot be cached (a custom SQL element did once) costs a compilation, about 2 ms of
