@@ -9,7 +9,8 @@ deadline is refused unless the request accepts it (``accept_late``), and every p
 
 Built for throughput (issue 4's target is measured on this path, ``bench/bench_checkout.py``): plain
 rows and Core statements instead of ORM objects, a fixed number of statements whatever the line count,
-reads that need no lock before the locks, and the lock held only for the plan, the writes and the commit.
+the product reads before the product locks, and those locks held only for the plan, the stock writes and
+the commit.
 
 The request's ``Idempotency-Key`` becomes the order's one-time checkout token (per user), claimed with
 "insert ... on conflict do nothing": a repeated request returns the order the first one made. The

@@ -126,23 +126,18 @@ class OpenPoLinesJson(FunctionElement):
 
 
 _OPEN = ", ".join(f"'{status}'" for status in OPEN_PO_STATUSES)  # constants of the model, not input
+#: Per dialect: the JSON list aggregate, the JSON array, the sent moment's UTC day, the text cast.
+_JSON_SQL = {"postgresql": ("json_agg", "json_build_array", "(o.sent_at AT TIME ZONE 'UTC')::date", "::text"),
+             "sqlite": ("json_group_array", "json_array", "date(o.sent_at)", "")}
 
 
 @compiles(OpenPoLinesJson, "postgresql")
-def _open_po_lines_json_postgresql(element, compiler, **kw) -> str:
-    product_id = compiler.process(element.clauses, **kw)  # a compiled column, not input
-    return ("(SELECT coalesce(json_agg(json_build_array(l.id, l.expected_date, "  # noqa: S608
-            "l.quantity_ordered - l.quantity_received, (o.sent_at AT TIME ZONE 'UTC')::date)), '[]')::text "
-            "FROM purchase_order_lines l JOIN purchase_orders o ON o.id = l.purchase_order_id "
-            f"WHERE l.product_id = {product_id} AND o.status IN ({_OPEN}) "
-            "AND l.quantity_received < l.quantity_ordered)")
-
-
 @compiles(OpenPoLinesJson, "sqlite")
-def _open_po_lines_json_sqlite(element, compiler, **kw) -> str:
+def _open_po_lines_json(element, compiler, **kw) -> str:
     product_id = compiler.process(element.clauses, **kw)  # a compiled column, not input
-    return ("(SELECT coalesce(json_group_array(json_array(l.id, l.expected_date, "  # noqa: S608
-            "l.quantity_ordered - l.quantity_received, date(o.sent_at))), '[]') "
+    group, array, sent_day, as_text = _JSON_SQL[compiler.dialect.name]
+    return (f"(SELECT coalesce({group}({array}(l.id, l.expected_date, "  # noqa: S608
+            f"l.quantity_ordered - l.quantity_received, {sent_day})), '[]'){as_text} "
             "FROM purchase_order_lines l JOIN purchase_orders o ON o.id = l.purchase_order_id "
             f"WHERE l.product_id = {product_id} AND o.status IN ({_OPEN}) "
             "AND l.quantity_received < l.quantity_ordered)")
