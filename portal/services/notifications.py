@@ -171,8 +171,9 @@ def notify(user: User, topic: str, payload: Mapping) -> Notification:
 
 def notify_many(session, notices: Iterable[tuple[Any, str, Mapping]]) -> int:
     """:func:`notify` for many notices at once — (recipient, topic, payload), the recipient anything with
-    ``id`` and ``email`` (a User or a row) — as two INSERT statements whatever their number: a receipt may
-    tell thousands of buyers. The rows are those ``notify`` writes. Returns how many."""
+    ``id`` and ``email`` (a User or a row) — as two INSERT statements whatever their number (one on
+    PostgreSQL for a single notice, an order's confirmation): a receipt may tell thousands of buyers.
+    The rows are those ``notify`` writes. Returns how many."""
     outbox_rows, notice_rows = [], []
     for recipient, topic, payload in notices:
         text = _dump(payload)
